@@ -1,0 +1,1 @@
+"""Courier: the serverless messaging backend (SMS pipeline, chat channel, daily statistics)."""

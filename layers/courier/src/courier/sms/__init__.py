@@ -1,0 +1,1 @@
+"""The SMS pipeline: job contract, producer, sender, providers and delivery receipts."""

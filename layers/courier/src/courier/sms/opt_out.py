@@ -1,0 +1,41 @@
+"""DynamoDB adapter for the opt-out list: numbers that must never receive a message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+    from courier.settings import Settings
+
+
+class OptOutList:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OptOutList:
+        import boto3
+
+        resource = boto3.resource("dynamodb", endpoint_url=settings.aws_endpoint_url or None)
+        return cls(resource.Table(settings.sms_opt_out_table))
+
+    def is_opted_out(self, phone_number: str) -> bool:
+        item = self._table.get_item(
+            Key={"phone_number": phone_number}, ProjectionExpression="phone_number"
+        ).get("Item")
+        return item is not None
+
+    def opt_out(self, phone_number: str, *, source: str) -> None:
+        self._table.put_item(
+            Item={
+                "phone_number": phone_number,
+                "source": source,
+                "opted_out_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+
+    def opt_in(self, phone_number: str) -> None:
+        self._table.delete_item(Key={"phone_number": phone_number})

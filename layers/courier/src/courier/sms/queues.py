@@ -1,0 +1,86 @@
+"""SQS adapter for the sender: dead-lettering poison records, retry backoff and deferred re-queues."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+    from courier.settings import Settings
+
+# SQS limits: DelaySeconds and one visibility extension are bounded by these.
+MAX_DELAY_SECONDS = 900
+MAX_VISIBILITY_SECONDS = 43_200
+
+
+class SqsQueues:
+    """Talks to the source queue of a record and to the dead-letter queue of this sender."""
+
+    def __init__(self, client: SQSClient, *, dead_letter_queue_url: str) -> None:
+        self._client = client
+        self._dlq_url = dead_letter_queue_url
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqsQueues:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "sqs",
+            endpoint_url=settings.aws_endpoint_url or None,
+            config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+        )
+        return cls(client, dead_letter_queue_url=settings.sms_dead_letter_queue_url)
+
+    def queue_url(self, queue_arn: str) -> str:
+        """URL of a queue from its ARN (asked once: emulators use their own URL shapes)."""
+        with self._lock:
+            if queue_arn not in self._urls:
+                _, _, _, _, account, name = queue_arn.split(":", 5)
+                self._urls[queue_arn] = self._client.get_queue_url(
+                    QueueName=name, QueueOwnerAWSAccountId=account
+                )["QueueUrl"]
+            return self._urls[queue_arn]
+
+    def dead_letter(
+        self, *, body: str, code: str, reason: str, source_arn: str, source_message_id: str
+    ) -> None:
+        """Park the untouched body in the DLQ with why it was rejected (redrivable after a fix)."""
+        if not self._dlq_url:
+            raise RuntimeError("SMS_DEAD_LETTER_QUEUE_URL is not set; cannot park a poison message")
+
+        def attr(value: str) -> dict[str, str]:
+            return {"DataType": "String", "StringValue": value[:1024] or "-"}
+
+        self._client.send_message(
+            QueueUrl=self._dlq_url,
+            MessageBody=body,
+            MessageAttributes={
+                "failure_code": attr(code),
+                "failure_reason": attr(reason),
+                "source_queue": attr(source_arn),
+                "source_message_id": attr(source_message_id),
+                "failed_at": attr(datetime.now(UTC).isoformat(timespec="seconds")),
+            },
+        )
+
+    def back_off(self, *, queue_arn: str, receipt_handle: str, seconds: int) -> None:
+        """Hide a failed record for `seconds` before SQS hands it out again."""
+        self._client.change_message_visibility(
+            QueueUrl=self.queue_url(queue_arn),
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
+        )
+
+    def requeue(self, *, queue_arn: str, body: str, delay_seconds: float) -> None:
+        """Put a not-yet-due job back with a delay (up to 15 minutes a hop)."""
+        self._client.send_message(
+            QueueUrl=self.queue_url(queue_arn),
+            MessageBody=body,
+            DelaySeconds=max(0, min(int(delay_seconds + 0.999), MAX_DELAY_SECONDS)),
+        )

@@ -1,0 +1,81 @@
+"""Inbound SQS adapter for delivery receipts: one status update per record, partial batch failures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from courier.observability import logger, metrics
+from courier.sms.delivery import PoisonJob
+from courier.sms.receipts import ReceiptStore, apply_receipt, parse_receipt
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from courier.sms.queues import SqsQueues
+
+
+class ReceiptConsumer:
+    def __init__(self, store: ReceiptStore, queues: SqsQueues) -> None:
+        self._store = store
+        self._queues = queues
+        self._counts: Counter[str] = Counter()
+
+    def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        self._counts = Counter()
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        response = process_partial_response(
+            event=event, record_handler=self._handle_record, processor=processor, context=context
+        )
+        for key, name in (
+            ("applied", "SmsReceiptsApplied"),
+            ("stale", "SmsReceiptsStale"),
+            ("dead_lettered", "SmsReceiptsDeadLettered"),
+        ):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
+        return dict(response)
+
+    def _handle_record(self, record: SQSRecord) -> str:
+        try:
+            receipt = parse_receipt(record.body)
+        except PoisonJob as poison:
+            logger.warning(
+                "sms receipt dead-lettered",
+                extra={"message_id": record.message_id, "code": poison.code, "reason": poison.detail},
+            )
+            self._queues.dead_letter(
+                body=record.body,
+                code=poison.code,
+                reason=poison.detail,
+                source_arn=record.event_source_arn,
+                source_message_id=record.message_id,
+            )
+            self._counts["dead_lettered"] += 1
+            return "DEAD_LETTERED"
+        applied = apply_receipt(receipt, self._store)
+        self._counts["applied" if applied else "stale"] += 1
+        logger.info(
+            "sms receipt",
+            extra={
+                "provider_message_id": receipt.message_id,
+                "event_type": receipt.event_type,
+                "applied": applied,
+            },
+        )
+        return "APPLIED" if applied else "STALE"
+
+
+@cache
+def receipt_consumer() -> ReceiptConsumer:
+    """The consumer for this execution environment (built on the first invocation)."""
+    from courier.settings import get_settings
+    from courier.sms.queues import SqsQueues
+    from courier.sms.status_store import SmsStatusStore
+
+    settings = get_settings()
+    return ReceiptConsumer(SmsStatusStore.from_settings(settings), SqsQueues.from_settings(settings))

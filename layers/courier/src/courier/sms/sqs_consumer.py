@@ -1,0 +1,198 @@
+"""Inbound SQS adapter: turns a batch of queue records into concurrent deliveries and a partial response.
+
+Records are validated here (malformed → dead-letter queue with the reason, acknowledged so they are
+never retried), delivered concurrently on a bounded thread pool (the rate limiter keeps the pace),
+and transient failures are reported as batch item failures after pushing their visibility out with
+exponential backoff, so a throttled provider is not hammered by immediate redeliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from pydantic import ValidationError
+
+from courier.observability import logger, metrics
+from courier.sms.contract import SmsJob
+from courier.sms.delivery import DeliveryOutcome, PoisonJob, RetryLater, SmsSender
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from courier.sms.queues import SqsQueues
+
+
+def parse_job(body: str) -> SmsJob:
+    """An SmsJob from a queue body, or PoisonJob saying exactly what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise PoisonJob(
+            "MALFORMED_JSON", f"body is not JSON: {error.msg} at {error.pos}"
+        ) from error
+    if not isinstance(data, dict):
+        raise PoisonJob("SCHEMA_VIOLATION", "body is not a JSON object")
+    if data.get("schema_version", 1) != 1:
+        raise PoisonJob("UNSUPPORTED_VERSION", f"schema_version {data.get('schema_version')!r}")
+    try:
+        return SmsJob.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
+        )
+        raise PoisonJob("SCHEMA_VIOLATION", problems) from error
+
+
+class SqsJobConsumer:
+    """Processes one SQS batch of SmsJob messages; reports only the records to retry."""
+
+    def __init__(
+        self,
+        sender: SmsSender,
+        queues: SqsQueues,
+        *,
+        concurrency: int,
+        retry_base_seconds: int,
+        retry_max_seconds: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sender = sender
+        self._queues = queues
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sms-send")
+        self._retry_base = retry_base_seconds
+        self._retry_max = retry_max_seconds
+        self._rng = rng or random.Random()
+        self._counts: Counter[str] = Counter()
+        self._job_locks: dict[str, asyncio.Lock] = {}
+
+    def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        if context is not None:
+            self._sender.register_lambda_context(context)
+        self._counts = Counter()
+        self._job_locks = {}
+        # Our own partial response even when every record fails: the retry decision is per record.
+        processor = AsyncBatchProcessor(
+            event_type=EventType.SQS, raise_on_entire_batch_failure=False
+        )
+        response = async_process_partial_response(
+            event=event, record_handler=self._handle_record, processor=processor, context=context
+        )
+        self._emit_metrics()
+        return dict(response)
+
+    async def _handle_record(self, record: SQSRecord) -> str:
+        try:
+            job = parse_job(record.body)
+            # Two copies of one job in a batch run one after the other: the second then finds the
+            # first's saved result (a clean duplicate) instead of an in-progress record (a retry).
+            async with self._job_locks.setdefault(job.job_id, asyncio.Lock()):
+                outcome = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self._sender.deliver, job
+                )
+        except PoisonJob as poison:
+            await self._dead_letter(record, poison)
+            return "DEAD_LETTERED"
+        except RetryLater as retry:
+            await self._back_off(record, retry.code)
+            raise
+        except Exception:
+            # Unknown trouble (a store or network error): retry; the redrive policy is the backstop.
+            logger.exception(
+                "sms record failed unexpectedly", extra={"message_id": record.message_id}
+            )
+            await self._back_off(record, "UNEXPECTED")
+            raise
+        await self._settle(record, outcome)
+        return outcome.status
+
+    async def _settle(self, record: SQSRecord, outcome: DeliveryOutcome) -> None:
+        if outcome.status == "DEFERRED":
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool,
+                lambda: self._queues.requeue(
+                    queue_arn=record.event_source_arn,
+                    body=record.body,
+                    delay_seconds=outcome.defer_seconds,
+                ),
+            )
+            self._counts["deferred"] += 1
+            return
+        if outcome.deduplicated:
+            self._counts["deduplicated"] += 1
+            logger.info("sms duplicate skipped", extra={"job_id": outcome.job_id})
+            return
+        self._counts["sent" if outcome.status == "SENT" else "failed"] += 1
+        if outcome.status == "SENT":
+            self._counts["parts"] += outcome.parts
+
+    async def _dead_letter(self, record: SQSRecord, poison: PoisonJob) -> None:
+        logger.warning(
+            "sms job dead-lettered",
+            extra={"message_id": record.message_id, "code": poison.code, "reason": poison.detail},
+        )
+        await asyncio.get_running_loop().run_in_executor(
+            self._pool,
+            lambda: self._queues.dead_letter(
+                body=record.body,
+                code=poison.code,
+                reason=poison.detail,
+                source_arn=record.event_source_arn,
+                source_message_id=record.message_id,
+            ),
+        )
+        self._counts["dead_lettered"] += 1
+
+    def backoff_seconds(self, receive_count: int) -> int:
+        """Exponential backoff with jitter: half the step fixed, half random."""
+        step = min(self._retry_max, self._retry_base * 2 ** max(0, receive_count - 1))
+        return int(step / 2 + self._rng.uniform(0, step / 2))
+
+    async def _back_off(self, record: SQSRecord, code: str) -> None:
+        self._counts["retried"] += 1
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        seconds = self.backoff_seconds(receive_count)
+        logger.info(
+            "sms retry scheduled",
+            extra={"message_id": record.message_id, "code": code, "backoff_seconds": seconds},
+        )
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool,
+                lambda: self._queues.back_off(
+                    queue_arn=record.event_source_arn,
+                    receipt_handle=record.receipt_handle,
+                    seconds=seconds,
+                ),
+            )
+        except Exception:
+            # The record still fails; it just comes back after the queue's own visibility timeout.
+            logger.exception("could not set retry backoff", extra={"message_id": record.message_id})
+
+    def _emit_metrics(self) -> None:
+        names = {
+            "sent": "SmsSent",
+            "failed": "SmsFailed",
+            "retried": "SmsRetried",
+            "deduplicated": "SmsDeduplicated",
+            "dead_lettered": "SmsDeadLettered",
+            "deferred": "SmsDeferred",
+            "parts": "SmsParts",
+        }
+        for key, name in names.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
+
+    @property
+    def last_batch_counts(self) -> dict[str, int]:
+        return dict(self._counts)

@@ -1,0 +1,50 @@
+"""What the pipeline knows about each job: the status values and the record read back by callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SmsStatus(StrEnum):
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+# Later stages win; within a stage the later event wins. Receipts may arrive before the
+# sender has written SENT, or twice, or out of order: the rank makes every write commutative.
+STATUS_RANK = {SmsStatus.SENT: 1, SmsStatus.DELIVERED: 2, SmsStatus.FAILED: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One transition to record for a job."""
+
+    job_id: str
+    status: SmsStatus
+    at: datetime
+    reason: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job's status as stored (numbers masked, no body)."""
+
+    job_id: str
+    status: SmsStatus
+    status_at: datetime
+    reason: str | None
+    provider: str | None
+    provider_message_id: str | None
+    parts: int | None
+    encoding: str | None
+    priority: str | None
+    to_masked: str | None
+    country: str | None
+    metadata: dict[str, object]
+    day: str | None

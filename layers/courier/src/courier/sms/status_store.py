@@ -1,0 +1,183 @@
+"""DynamoDB adapter for the SmsMessages table: status records keyed for per-day sharded reads."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from courier.sms.status import STATUS_RANK, JobRecord, SmsStatus, StatusChange
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+    from courier.settings import Settings
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds")
+
+
+def _to_dynamo(value: object) -> object:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _set_clauses(
+    assignments: dict[str, object], prefix: str, *, overwrite: bool
+) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """SET clauses with aliased names; `overwrite=False` keeps a value already stored."""
+    clauses: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for attribute, value in assignments.items():
+        if value is None:
+            continue
+        name, placeholder = f"#{prefix}_{attribute}", f":{prefix}_{attribute}"
+        names[name] = attribute
+        values[placeholder] = _to_dynamo(value)
+        # if_not_exists: a job's own facts are fixed at first write; replays must not move them.
+        clauses.append(
+            f"{name} = {placeholder}"
+            if overwrite
+            else f"{name} = if_not_exists({name}, {placeholder})"
+        )
+    return clauses, names, values
+
+
+class SmsStatusStore:
+    """Writes status transitions with rank/time conditions, so replays and reordering are harmless.
+
+    Item shape (private to this adapter): `pk = JOB#<job_id>`; `day_shard = <YYYY-MM-DD>#<NN>` and
+    `sk_time = <iso time>#<job_id>` feed the `by_day_shard` index, so a day is read as N parallel
+    queries (one per shard) without a scan; `provider_message_id` feeds `by_provider_message`.
+    """
+
+    def __init__(self, table: Table, *, day_shards: int, timezone: str, ttl_days: int) -> None:
+        self._table = table
+        self._day_shards = day_shards
+        self._tz = ZoneInfo(timezone)
+        self._ttl = timedelta(days=ttl_days)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmsStatusStore:
+        import boto3
+
+        resource = boto3.resource("dynamodb", endpoint_url=settings.aws_endpoint_url or None)
+        return cls(
+            resource.Table(settings.sms_messages_table),
+            day_shards=settings.sms_day_shards,
+            timezone=settings.service_timezone,
+            ttl_days=settings.sms_status_ttl_days,
+        )
+
+    def shard_of(self, job_id: str) -> int:
+        return zlib.crc32(job_id.encode()) % self._day_shards
+
+    def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
+        day = at.astimezone(self._tz).date().isoformat()
+        return {
+            "day": day,
+            "day_shard": f"{day}#{self.shard_of(job_id):02d}",
+            "sk_time": f"{_iso(at)}#{job_id}",
+        }
+
+    def record(self, change: StatusChange, *, describe: dict[str, object] | None = None) -> bool:
+        """Apply `change` unless the record already holds a later or higher-ranked state.
+
+        `describe` carries the job's own facts (parts, priority, day keys...). They are written even
+        when the status change loses to a receipt that got there first. Returns whether the status
+        changed.
+        """
+        from botocore.exceptions import ClientError
+
+        rank = STATUS_RANK[change.status]
+        assignments: dict[str, object] = {
+            "status": change.status.value,
+            "status_rank": rank,
+            "status_at": _iso(change.at),
+            "job_id": change.job_id,
+            "expires_at": int((change.at + self._ttl).timestamp()),
+            "reason": change.reason,
+            "provider": change.provider,
+            "provider_message_id": change.provider_message_id,
+            **change.details,
+        }
+        sets, names, values = _set_clauses(assignments, "s", overwrite=True)
+        facts = _set_clauses(describe or {}, "f", overwrite=False)
+        key = {"pk": f"JOB#{change.job_id}"}
+        try:
+            self._table.update_item(
+                Key=key,
+                UpdateExpression="SET " + ", ".join(sets + facts[0]),
+                # Names are aliased: `status` and `day` are DynamoDB reserved words.
+                ConditionExpression=(
+                    "attribute_not_exists(#s_status_rank) OR #s_status_rank < :s_status_rank"
+                    " OR (#s_status_rank = :s_status_rank AND #s_status_at < :s_status_at)"
+                ),
+                ExpressionAttributeNames={**names, **facts[1]},
+                ExpressionAttributeValues={**values, **facts[2]},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            if facts[0]:
+                self._table.update_item(
+                    Key=key,
+                    UpdateExpression="SET " + ", ".join(facts[0]),
+                    ExpressionAttributeNames=facts[1],
+                    ExpressionAttributeValues=facts[2],
+                )
+            return False
+        return True
+
+    def get(self, job_id: str) -> JobRecord | None:
+        item = self._table.get_item(Key={"pk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        data: dict[str, Any] = {k: _from_dynamo(v) for k, v in item.items()}
+        return JobRecord(
+            job_id=data["job_id"],
+            status=SmsStatus(data["status"]),
+            status_at=datetime.fromisoformat(data["status_at"]),
+            reason=data.get("reason"),
+            provider=data.get("provider"),
+            provider_message_id=data.get("provider_message_id"),
+            parts=data.get("parts"),
+            encoding=data.get("encoding"),
+            priority=data.get("priority"),
+            to_masked=data.get("to_masked"),
+            country=data.get("country"),
+            metadata=data.get("metadata") or {},
+            day=data.get("day"),
+        )
+
+    def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
+        """The job a provider message id belongs to (receipts without our context)."""
+        page = self._table.query(
+            IndexName="by_provider_message",
+            KeyConditionExpression="provider_message_id = :id",
+            ExpressionAttributeValues={":id": provider_message_id},
+            Limit=1,
+        )
+        items = page.get("Items", [])
+        if not items:
+            return None
+        return str(items[0]["pk"]).removeprefix("JOB#")

@@ -1,0 +1,75 @@
+"""Builds the SMS sender and its adapters from settings, once per Lambda execution environment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import TYPE_CHECKING
+
+from courier.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from courier.sms.delivery import SmsSender
+    from courier.sms.providers import SmsProvider
+    from courier.sms.rate_limit import RateLimiter
+    from courier.sms.sqs_consumer import SqsJobConsumer
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    from courier.sms.rate_limit import RedisRateLimiter, Unlimited
+
+    if settings.sms_rate_limit_mps <= 0:
+        return Unlimited()
+    from courier.redis_connection import connect_redis
+
+    return RedisRateLimiter(
+        connect_redis(settings),
+        key=f"{settings.sms_rate_limit_key}:{settings.sms_provider}",
+        rate=settings.sms_rate_limit_mps,
+        burst=settings.sms_rate_limit_burst,
+        max_wait_seconds=settings.sms_rate_limit_max_wait_seconds,
+    )
+
+
+def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> SmsSender:
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from courier.sms.delivery import SmsSender
+    from courier.sms.opt_out import OptOutList
+    from courier.sms.providers import build_provider
+    from courier.sms.status_store import SmsStatusStore
+
+    idempotency_store = DynamoDBPersistenceLayer(
+        table_name=settings.sms_idempotency_table,
+        boto3_client=boto3.client("dynamodb", endpoint_url=settings.aws_endpoint_url or None),
+    )
+    return SmsSender(
+        provider=provider or build_provider(settings),
+        status=SmsStatusStore.from_settings(settings),
+        opt_outs=OptOutList.from_settings(settings),
+        rate_limiter=build_rate_limiter(settings),
+        idempotency_store=idempotency_store,
+        max_parts=settings.sms_max_parts,
+        schedule_horizon=timedelta(days=settings.sms_schedule_horizon_days),
+        idempotency_ttl_seconds=settings.sms_idempotency_ttl_seconds,
+    )
+
+
+def build_consumer(settings: Settings, *, provider: SmsProvider | None = None) -> SqsJobConsumer:
+    from courier.sms.queues import SqsQueues
+    from courier.sms.sqs_consumer import SqsJobConsumer
+
+    return SqsJobConsumer(
+        build_sender(settings, provider=provider),
+        SqsQueues.from_settings(settings),
+        concurrency=settings.sms_send_concurrency,
+        retry_base_seconds=settings.sms_retry_base_seconds,
+        retry_max_seconds=settings.sms_retry_max_seconds,
+    )
+
+
+@cache
+def sms_consumer() -> SqsJobConsumer:
+    """The consumer for this execution environment (built on the first invocation)."""
+    return build_consumer(get_settings())

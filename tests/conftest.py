@@ -1,0 +1,61 @@
+"""Fixtures for every suite: fake AWS credentials, a private redis-server, fresh settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness import REGION, redis_server
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region so nothing can reach a real account."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_METRICS_NAMESPACE": "Courier",
+        "POWERTOOLS_SERVICE_NAME": "courier",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are cached per process; every test reads its own environment."""
+    from courier.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def lambda_context() -> object:
+    """A stand-in for the Lambda context object with the fields Powertools reads."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Context:
+        function_name: str = "courier-test"
+        memory_limit_in_mb: int = 512
+        invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:courier-test"
+        aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 30_000
+
+    return Context()
