@@ -52,7 +52,9 @@ def lambda_context() -> object:
     class Context:
         function_name: str = "courier-test"
         memory_limit_in_mb: int = 512
-        invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:courier-test"
+        invoked_function_arn: str = (
+            "arn:aws:lambda:ap-northeast-2:123456789012:function:courier-test"
+        )
         aws_request_id: str = "00000000-0000-4000-8000-000000000000"
 
         def get_remaining_time_in_millis(self) -> int:

@@ -1,4 +1,4 @@
-"""Lambda handler: a batch of SmsJob records from an SMS queue → sends, with partial batch failures."""
+"""Lambda handler: SmsJob records from an SMS queue → sends, with partial batch failures."""
 
 from __future__ import annotations
 

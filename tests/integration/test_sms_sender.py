@@ -111,7 +111,9 @@ def test_mixed_batch_yields_exact_failures_statuses_dead_letters_and_calls(
     malformed_bodies = {r["body"] for r in load_event("sms/sender-malformed.json")["Records"]}
     assert {m["Body"] for m in dead} == malformed_bodies
     violation = next(
-        m for m in dead if m["MessageAttributes"]["failure_code"]["StringValue"] == "SCHEMA_VIOLATION"
+        m
+        for m in dead
+        if m["MessageAttributes"]["failure_code"]["StringValue"] == "SCHEMA_VIOLATION"
     )
     reason = violation["MessageAttributes"]["failure_reason"]["StringValue"]
     assert "job_id" in reason
@@ -171,7 +173,9 @@ def test_job_id_reused_with_another_text_is_dead_lettered(sms_stack: SmsStack) -
     assert response["batchItemFailures"] == []
     assert sandbox.calls == 0
     dead = sms_stack.drain("courier-sms-transactional-dlq")
-    assert [m["MessageAttributes"]["failure_code"]["StringValue"] for m in dead] == ["JOB_ID_REUSED"]
+    assert [m["MessageAttributes"]["failure_code"]["StringValue"] for m in dead] == [
+        "JOB_ID_REUSED"
+    ]
 
 
 def test_retryable_failure_pushes_visibility_out_with_backoff(

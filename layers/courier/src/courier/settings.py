@@ -13,7 +13,7 @@ ProviderName = Literal["end-user-messaging", "sns", "sandbox"]
 
 
 class Settings(BaseModel):
-    """Every knob the functions read; each field is the environment variable of its name, upper-cased.
+    """Every knob the functions read; each field is read from its upper-cased name.
 
     A plain pydantic model rather than pydantic-settings: that package costs ~0.2 s of cold start
     for features (dotenv, nested sources) this service does not use.

@@ -1,15 +1,15 @@
-"""The public `SmsJob` v1 contract that producers put on the SMS queues (JSON Schema in schemas/)."""
+"""The public `SmsJob` v1 contract producers put on the SMS queues (JSON Schema in schemas/)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 JOB_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 # A sender ID (3-11 alphanumerics), a phone number, a short code, or an End User Messaging ARN/ID.
@@ -36,13 +36,15 @@ class SmsJob(BaseModel):
         frozen=True,
         title="SmsJob",
         json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://courier.example/schemas/sms-job.v1.schema.json",
             "description": "One SMS job put on the Courier SMS queues (version 1).",
         },
     )
 
     schema_version: Literal[1] = Field(
-        default=SCHEMA_VERSION, description="Contract version; consumers reject versions they do not know."
+        default=SCHEMA_VERSION,
+        description="Contract version; consumers reject versions they do not know.",
     )
     job_id: Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)] = Field(
         description="Producer-chosen idempotency key: the same job_id is never sent twice."
@@ -57,7 +59,9 @@ class SmsJob(BaseModel):
         default=None,
         description="Sender ID, origination number or pool; the deployment default when absent.",
     )
-    priority: Priority = Field(default=Priority.TRANSACTIONAL, description="Queue and message type.")
+    priority: Priority = Field(
+        default=Priority.TRANSACTIONAL, description="Queue and message type."
+    )
     send_at: AwareDatetime | None = Field(
         default=None, description="Earliest send time (ISO 8601 with offset); now when absent."
     )
@@ -67,6 +71,14 @@ class SmsJob(BaseModel):
         f"bytes of JSON, {MAX_METADATA_KEYS} keys).",
         json_schema_extra={"maxProperties": MAX_METADATA_KEYS},
     )
+
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: object) -> object:
+        # The schema says an RFC 3339 string; pydantic alone would also take epoch numbers.
+        if value is not None and not isinstance(value, (str, datetime)):
+            raise ValueError("send_at must be an ISO 8601 date-time string with an offset")
+        return value
 
     @field_validator("metadata")
     @classmethod

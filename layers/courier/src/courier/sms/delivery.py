@@ -127,11 +127,11 @@ class SmsSender:
         self._config.register_lambda_context(context)
 
     @staticmethod
-    def _mark_replayed(response: Any, record: DataRecord) -> Any:
+    def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
         return {**response, "deduplicated": True}
 
     def deliver(self, job: SmsJob) -> DeliveryOutcome:
-        """Send `job` unless it was already sent; raise RetryLater or PoisonJob when it cannot be."""
+        """Send `job` unless already sent; raise RetryLater or PoisonJob when it cannot be."""
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,

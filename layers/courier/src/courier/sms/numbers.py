@@ -25,7 +25,7 @@ def is_valid_number(e164: str) -> bool:
 
 
 def country_code(e164: str) -> str:
-    """ISO region (e.g. "KR") of a number, or "ZZ" when unknown; used in status records and stats."""
+    """ISO region (e.g. "KR") of a number, "ZZ" when unknown; for status records and stats."""
     phonenumbers = _phonenumbers()
     try:
         parsed = phonenumbers.parse(e164, None)

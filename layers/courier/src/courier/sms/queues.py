@@ -1,4 +1,4 @@
-"""SQS adapter for the sender: dead-lettering poison records, retry backoff and deferred re-queues."""
+"""SQS adapter for the sender: dead-lettering poison, retry backoff and deferred re-queues."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
     from courier.settings import Settings
 
@@ -54,7 +55,7 @@ class SqsQueues:
         if not self._dlq_url:
             raise RuntimeError("SMS_DEAD_LETTER_QUEUE_URL is not set; cannot park a poison message")
 
-        def attr(value: str) -> dict[str, str]:
+        def attr(value: str) -> MessageAttributeValueTypeDef:
             return {"DataType": "String", "StringValue": value[:1024] or "-"}
 
         self._client.send_message(

@@ -52,7 +52,8 @@ local new_tat = tat + interval * tokens
 local wait = new_tat - tolerance - now
 if wait < 0 then wait = 0 end
 if wait > max_wait then return {0, math.floor(wait)} end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1000)
+local ttl_ms = math.floor((new_tat - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return {1, math.floor(wait)}
 """
 

@@ -1,4 +1,4 @@
-"""Inbound SQS adapter for delivery receipts: one status update per record, partial batch failures."""
+"""Inbound SQS adapter for delivery receipts: a status update per record, partial failures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 
 from courier.observability import logger, metrics
 from courier.sms.delivery import PoisonJob
@@ -46,7 +50,11 @@ class ReceiptConsumer:
         except PoisonJob as poison:
             logger.warning(
                 "sms receipt dead-lettered",
-                extra={"message_id": record.message_id, "code": poison.code, "reason": poison.detail},
+                extra={
+                    "message_id": record.message_id,
+                    "code": poison.code,
+                    "reason": poison.detail,
+                },
             )
             self._queues.dead_letter(
                 body=record.body,
@@ -69,6 +77,10 @@ class ReceiptConsumer:
         )
         return "APPLIED" if applied else "STALE"
 
+    @property
+    def last_batch_counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
 
 @cache
 def receipt_consumer() -> ReceiptConsumer:
@@ -78,4 +90,6 @@ def receipt_consumer() -> ReceiptConsumer:
     from courier.sms.status_store import SmsStatusStore
 
     settings = get_settings()
-    return ReceiptConsumer(SmsStatusStore.from_settings(settings), SqsQueues.from_settings(settings))
+    return ReceiptConsumer(
+        SmsStatusStore.from_settings(settings), SqsQueues.from_settings(settings)
+    )

@@ -1,4 +1,4 @@
-"""Delivery receipts from End User Messaging SMS events: the event model and how a receipt moves a job."""
+"""End User Messaging SMS delivery events: the event model and how a receipt moves a job."""
 
 from __future__ import annotations
 
@@ -55,13 +55,15 @@ def parse_receipt(body: str) -> SmsDeliveryEvent:
 
 
 class ReceiptStore(Protocol):
-    def record(self, change: StatusChange, *, describe: dict[str, object] | None = None) -> bool: ...
+    def record(
+        self, change: StatusChange, *, describe: dict[str, object] | None = None
+    ) -> bool: ...
 
     def find_job_by_provider_message(self, provider_message_id: str) -> str | None: ...
 
 
 def status_change_for(event: SmsDeliveryEvent, job_id: str) -> StatusChange:
-    """What a receipt means for the job: DELIVERED, FAILED with the carrier's reason, or still SENT."""
+    """What a receipt means: DELIVERED, FAILED with the carrier's reason, or still SENT."""
     details: dict[str, Any] = {"carrier_event": event.event_type}
     if event.carrier_name:
         details["carrier_name"] = event.carrier_name

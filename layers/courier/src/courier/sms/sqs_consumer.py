@@ -1,4 +1,4 @@
-"""Inbound SQS adapter: turns a batch of queue records into concurrent deliveries and a partial response.
+"""Inbound SQS adapter: a batch of queue records → concurrent deliveries → a partial response.
 
 Records are validated here (malformed → dead-letter queue with the reason, acknowledged so they are
 never retried), delivered concurrently on a bounded thread pool (the rate limiter keeps the pace),

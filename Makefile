@@ -1,0 +1,185 @@
+# Courier: one-command build and test pipeline.
+#
+#   make test      tools + lint + validate + build + pytest (what CI runs via .ci/run)
+#   make tools     bootstrap the pinned toolchain (idempotent; stamps skip work on re-runs)
+#   make lint      ruff check, ruff format --check, mypy
+#   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint, checkov
+#   make build     sam build (makefile build methods: no Docker, no local python3.13)
+#   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
+#   make bench     benchmarks (bench/run_all.py, else every bench/*.py)
+#   make schemas   export the JSON Schemas for producers
+#   make requirements  regenerate layers/courier/requirements.txt from uv.lock
+#
+# Each tool with conflicting pins (SAM CLI, checkov) lives in its own venv under .tools/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# ---- pinned versions -------------------------------------------------------
+UV_VERSION      := 0.13.9
+SAM_VERSION     := 1.170.0
+CHECKOV_VERSION := 3.3.30
+
+# ---- environment -----------------------------------------------------------
+AWS_DEFAULT_REGION ?= ap-northeast-2
+export AWS_DEFAULT_REGION
+export AWS_REGION ?= $(AWS_DEFAULT_REGION)
+export SAM_CLI_TELEMETRY := 0
+# Use the machine's CPython; never download interpreters.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+PYTHON ?= python3
+TOOLS  := $(CURDIR)/.tools
+UV      := $(TOOLS)/uv/bin/uv
+SAM     := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+VENV    := $(CURDIR)/.venv
+VBIN    := $(VENV)/bin
+
+# The layer Makefile installs wheels with this pip (any CPython works: it only
+# downloads wheels for the target platform). Exported so `sam build` passes it on.
+export PIP := $(TOOLS)/sam/bin/python -m pip
+
+# Stamps live inside the env they describe: deleting the env re-creates it.
+UV_STAMP      := $(TOOLS)/uv/.installed-$(UV_VERSION)
+SAM_STAMP     := $(TOOLS)/sam/.installed-$(SAM_VERSION)
+CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
+VENV_STAMP    := $(VENV)/.synced.stamp
+
+LAYER_REQUIREMENTS := layers/courier/requirements.txt
+UV_EXPORT := $(UV) export --frozen --no-dev --no-emit-project --format requirements-txt
+
+CHECKOV_FLAGS := --skip-download --framework cloudformation --compact --quiet
+
+.PHONY: help tools redis-server lint validate requirements requirements-check sam-validate \
+        cfn-lint checkov build pytest test bench dev schemas clean distclean lock-check
+
+help:
+	@sed -n '2,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+
+# ---- tools -----------------------------------------------------------------
+tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) redis-server
+
+$(UV_STAMP):
+	@echo "==> uv $(UV_VERSION) -> .tools/uv"
+	rm -rf $(TOOLS)/uv && mkdir -p $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+	touch $@
+
+$(VENV_STAMP): $(UV_STAMP) uv.lock pyproject.toml
+	@echo "==> uv sync --frozen -> .venv"
+	$(UV) sync --frozen --quiet
+	touch $@
+
+$(SAM_STAMP): $(UV_STAMP)
+	@echo "==> aws-sam-cli $(SAM_VERSION) -> .tools/sam"
+	rm -rf $(TOOLS)/sam && mkdir -p $(TOOLS)
+	$(UV) venv --quiet --seed --python $(PYTHON) $(TOOLS)/sam
+	$(UV) pip install --quiet --python $(TOOLS)/sam/bin/python "aws-sam-cli==$(SAM_VERSION)"
+	touch $@
+
+$(CHECKOV_STAMP): $(UV_STAMP)
+	@echo "==> checkov $(CHECKOV_VERSION) -> .tools/checkov"
+	rm -rf $(TOOLS)/checkov && mkdir -p $(TOOLS)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/checkov
+	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python "checkov==$(CHECKOV_VERSION)"
+	touch $@
+
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "==> apt-get install redis-server"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+# ---- lint ------------------------------------------------------------------
+# All three run even if one fails; the target fails if any did.
+lint: $(VENV_STAMP)
+	@failed=""; \
+	echo "==> ruff check"; $(VBIN)/ruff check . || failed="$$failed ruff-check"; \
+	echo "==> ruff format --check"; $(VBIN)/ruff format --check . || failed="$$failed ruff-format"; \
+	echo "==> mypy"; $(VBIN)/mypy || failed="$$failed mypy"; \
+	if [ -n "$$failed" ]; then echo "lint failed:$$failed" >&2; exit 1; fi
+
+# ---- validate --------------------------------------------------------------
+validate: lock-check requirements-check sam-validate cfn-lint checkov
+
+requirements: $(UV_STAMP)
+	$(UV_EXPORT) > $(LAYER_REQUIREMENTS)
+	@echo "wrote $(LAYER_REQUIREMENTS)"
+
+lock-check: $(UV_STAMP)
+	@echo "==> uv.lock matches pyproject.toml"
+	$(UV) lock --check --quiet
+
+requirements-check: $(UV_STAMP)
+	@echo "==> $(LAYER_REQUIREMENTS) matches uv.lock"
+	@$(UV_EXPORT) | diff -u $(LAYER_REQUIREMENTS) - \
+	  || { echo "$(LAYER_REQUIREMENTS) is stale: run 'make requirements'" >&2; exit 1; }
+
+sam-validate: $(SAM_STAMP)
+	@echo "==> sam validate --lint"
+	$(SAM) validate --lint --template-file template.yaml --region $(AWS_DEFAULT_REGION)
+
+cfn-lint: $(VENV_STAMP)
+	@echo "==> cfn-lint"
+	$(VBIN)/cfn-lint --regions $(AWS_DEFAULT_REGION) -- template.yaml
+
+checkov: $(CHECKOV_STAMP)
+	@echo "==> checkov"
+	$(CHECKOV) $(CHECKOV_FLAGS) --file template.yaml
+
+# ---- build -----------------------------------------------------------------
+build: $(SAM_STAMP)
+	@echo "==> sam build"
+	$(SAM) build --template-file template.yaml --parallel --cached
+
+# ---- tests -----------------------------------------------------------------
+pytest: $(VENV_STAMP) redis-server
+	@echo "==> pytest"
+	@rc=0; $(VBIN)/pytest || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$rc
+
+# Every step runs even when an earlier one fails, so one CI run shows all problems;
+# the target fails if any step failed.
+test:
+	@start=$$(date +%s); failed=""; \
+	for step in tools lint validate build pytest; do \
+	  t0=$$(date +%s); \
+	  if $(MAKE) -k $$step; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
+	  echo "--- make $$step: $$res in $$(( $$(date +%s) - t0 ))s"; \
+	  if [ $$step = tools ] && [ -n "$$failed" ]; then break; fi; \
+	done; \
+	echo "--- make test: $$(( $$(date +%s) - start ))s total"; \
+	if [ -n "$$failed" ]; then echo "make test FAILED:$$failed" >&2; exit 1; fi
+
+# ---- other entry points ----------------------------------------------------
+bench: $(VENV_STAMP) redis-server
+	@if [ -f bench/run_all.py ]; then \
+	  $(VBIN)/python bench/run_all.py; \
+	else \
+	  shopt -s nullglob; files=(bench/*.py); \
+	  if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks in bench/"; exit 0; fi; \
+	  for f in "$${files[@]}"; do \
+	    case "$$(basename $$f)" in __init__.py|_*|conftest.py) continue;; esac; \
+	    echo "==> $$f"; $(VBIN)/python "$$f"; \
+	  done; \
+	fi
+
+dev:
+	@echo "not yet: the local runtime lands with its own issue"
+
+schemas: $(VENV_STAMP)
+	$(VBIN)/python -m courier.sms.schema_export
+
+clean:
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
+
+distclean: clean
+	rm -rf .tools .venv

@@ -1,0 +1,1 @@
+"""On-demand benchmarks (`make bench`); each module prints one `bench <name>: ...` summary line."""

@@ -1,0 +1,94 @@
+"""The shared GCRA rate limiter against a real redis-server."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from itertools import pairwise
+
+import pytest
+import redis
+
+from courier.sms.rate_limit import RateLimitExceeded, RedisRateLimiter
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def _key() -> str:
+    return f"test:rate:{uuid.uuid4().hex}"
+
+
+def test_slots_are_spaced_evenly_at_the_rate(client: redis.Redis) -> None:
+    # Given a limiter at 50 tokens/s with no burst beyond one
+    limiter = RedisRateLimiter(client, key=_key(), rate=50, sleep=lambda _: None)
+
+    # When ten single tokens are taken back to back without sleeping
+    waits = [limiter.acquire(1) for _ in range(10)]
+
+    # Then the reserved waits step by 1/50 s each (the first goes at once)
+    assert waits[0] == pytest.approx(0.0, abs=0.002)
+    steps = [b - a for a, b in pairwise(waits)]
+    assert all(step == pytest.approx(0.02, abs=0.004) for step in steps)
+
+
+def test_multi_part_messages_take_one_token_per_part(client: redis.Redis) -> None:
+    # Given a limiter at 10 tokens/s
+    limiter = RedisRateLimiter(client, key=_key(), rate=10, sleep=lambda _: None)
+
+    # When a 3-part message and then a 1-part message are sent
+    waits = [limiter.acquire(3), limiter.acquire(1)]
+
+    # Then the 3 parts take 0.3 s of budget: the second message waits for them
+    assert waits[0] == pytest.approx(0.2, abs=0.01)
+    assert waits[1] == pytest.approx(0.3, abs=0.01)
+
+
+def test_a_wait_beyond_the_budget_reserves_nothing(client: redis.Redis) -> None:
+    # Given a slow limiter with a short wait budget, already booked for a second
+    key = _key()
+    limiter = RedisRateLimiter(client, key=key, rate=1, max_wait_seconds=1.5, sleep=lambda _: None)
+    limiter.acquire(1)
+    limiter.acquire(1)
+    booked = client.get(key)
+
+    # When one more token is asked for
+    with pytest.raises(RateLimitExceeded) as raised:
+        limiter.acquire(1)
+
+    # Then it is refused with the wait it would have needed, and the schedule is untouched
+    assert raised.value.wait_seconds > 1.5
+    assert client.get(key) == booked
+
+
+def test_concurrent_senders_share_one_budget(redis_url: str) -> None:
+    # Given three "instances" (own connections) sharing one key at 100 tokens/s
+    key = _key()
+    limiters = [
+        RedisRateLimiter(redis.Redis.from_url(redis_url), key=key, rate=100) for _ in range(3)
+    ]
+    slots: list[float] = []
+    lock = threading.Lock()
+
+    def sender(limiter: RedisRateLimiter) -> None:
+        for _ in range(40):
+            asked = time.monotonic()
+            waited = limiter.acquire(1)
+            with lock:
+                slots.append(asked + waited)
+
+    # When they all send as fast as they are let through
+    threads = [threading.Thread(target=sender, args=(limiter,)) for limiter in limiters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then the slots they were given, together, follow the shared rate, not three times it
+    # (slot times, not wake-up times: those add the OS scheduler's jitter on a loaded machine)
+    slots.sort()
+    rate = (len(slots) - 1) / (slots[-1] - slots[0])
+    assert rate == pytest.approx(100, rel=0.05)
