@@ -1,0 +1,176 @@
+"""SmsSender.deliver with in-memory adapters: the per-job rules, no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from courier.sms.contract import SmsJob
+from courier.sms.delivery import PoisonJob, RetryLater, SmsSender
+from courier.sms.providers import PermanentSendError, RetryableSendError
+from courier.sms.providers.sandbox import SandboxProvider
+from courier.sms.rate_limit import RateLimitExceeded
+from courier.sms.status import SmsStatus
+from tests.unit.fakes import (
+    CountingLimiter,
+    InMemoryIdempotencyStore,
+    RecordingStatus,
+    SetOptOuts,
+    job,
+)
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+class Harness:
+    def __init__(self, *, provider: object | None = None, opted_out: tuple[str, ...] = ()) -> None:
+        self.provider = provider or SandboxProvider()
+        self.status = RecordingStatus()
+        self.limiter = CountingLimiter()
+        self.idempotency = InMemoryIdempotencyStore()
+        self.sender = SmsSender(
+            provider=self.provider,  # type: ignore[arg-type]
+            status=self.status,
+            opt_outs=SetOptOuts(*opted_out),
+            rate_limiter=self.limiter,
+            idempotency_store=self.idempotency,
+            max_parts=3,
+            schedule_horizon=timedelta(days=7),
+            idempotency_ttl_seconds=3600,
+            clock=lambda: NOW,
+        )
+
+    def deliver(self, **overrides: object) -> object:
+        return self.sender.deliver(SmsJob.model_validate(job(**overrides)))
+
+
+class Failing:
+    name = "failing"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def send(self, message: object) -> object:
+        self.calls += 1
+        raise self.error
+
+
+def test_a_job_is_sent_once_with_its_parts_counted_by_the_limiter() -> None:
+    # Given a sender
+    harness = Harness()
+
+    # When a two-part GSM-7 job is delivered twice
+    first = harness.deliver(body="x" * 161)
+    second = harness.deliver(body="x" * 161)
+
+    # Then the provider saw it once, the limiter charged two tokens once, the replay is flagged
+    assert harness.provider.successes_by_job == {"job-1": 1}  # type: ignore[attr-defined]
+    assert harness.limiter.tokens == [2]
+    assert (first.status, first.parts, first.deduplicated) == ("SENT", 2, False)  # type: ignore[attr-defined]
+    assert (second.status, second.deduplicated) == ("SENT", True)  # type: ignore[attr-defined]
+    # And the status was written both times with the same send time (a replay heals a lost write)
+    assert [c.status for c in harness.status.changes] == [SmsStatus.SENT, SmsStatus.SENT]
+    assert harness.status.changes[0].at == harness.status.changes[1].at == NOW
+    assert harness.status.facts[0]["to_masked"] == "+82********78"
+    assert "body" not in harness.status.facts[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "opted_out", "reason"),
+    [
+        ({"to": "+820000000000"}, (), "INVALID_NUMBER"),
+        ({"body": "x" * 460}, (), "TOO_MANY_PARTS"),
+        ({}, ("+821012345678",), "OPTED_OUT"),
+    ],
+)
+def test_permanent_problems_fail_without_calling_the_provider(
+    overrides: dict[str, object], opted_out: tuple[str, ...], reason: str
+) -> None:
+    # Given a sender (and, for one case, an opted-out number)
+    harness = Harness(opted_out=opted_out)
+
+    # When the job is delivered
+    outcome = harness.deliver(**overrides)
+
+    # Then it is FAILED with the reason, recorded, and the provider was never called
+    assert (outcome.status, outcome.reason) == ("FAILED", reason)  # type: ignore[attr-defined]
+    assert harness.provider.calls == 0  # type: ignore[attr-defined]
+    assert harness.status.changes[0].status == SmsStatus.FAILED
+    assert harness.status.changes[0].reason == reason
+
+
+def test_provider_permanent_error_is_recorded_and_not_retried() -> None:
+    # Given a provider that rejects the number
+    provider = Failing(PermanentSendError("INVALID_NUMBER", "rejected"))
+    harness = Harness(provider=provider)
+
+    # When the job is delivered twice
+    first = harness.deliver()
+    second = harness.deliver()
+
+    # Then it FAILED once for good: the replay returns the saved outcome without a call
+    assert (first.status, first.reason) == ("FAILED", "INVALID_NUMBER")  # type: ignore[attr-defined]
+    assert second.deduplicated  # type: ignore[attr-defined]
+    assert provider.calls == 1
+
+
+def test_retryable_errors_free_the_job_for_the_next_attempt() -> None:
+    # Given a provider that throttles, then one that works
+    harness = Harness(provider=Failing(RetryableSendError("THROTTLED", "slow down")))
+
+    # When the first attempt is throttled
+    with pytest.raises(RetryLater) as raised:
+        harness.deliver()
+
+    # Then the job is handed back and no idempotency record blocks the retry
+    assert raised.value.code == "THROTTLED"
+    assert harness.idempotency.records == {}
+    assert harness.status.changes == []
+    harness.sender._provider = SandboxProvider()  # type: ignore[attr-defined]
+    assert harness.deliver().status == "SENT"  # type: ignore[attr-defined]
+
+
+def test_rate_limit_wait_beyond_budget_is_retryable() -> None:
+    # Given a limiter with no slot inside the budget
+    harness = Harness()
+
+    def refuse(tokens: int) -> float:
+        raise RateLimitExceeded(30.0)
+
+    harness.limiter.acquire = refuse  # type: ignore[method-assign]
+
+    # When a job is delivered, Then it is handed back as RATE_LIMITED and nothing was sent
+    with pytest.raises(RetryLater, match="RATE_LIMITED"):
+        harness.deliver()
+    assert harness.provider.calls == 0  # type: ignore[attr-defined]
+
+
+def test_same_job_id_with_another_text_is_poison() -> None:
+    # Given a sent job
+    harness = Harness()
+    harness.deliver()
+
+    # When its job_id comes back with another body, Then it is poison, not a duplicate
+    with pytest.raises(PoisonJob) as raised:
+        harness.deliver(body="something else")
+    assert raised.value.code == "JOB_ID_REUSED"
+    assert harness.provider.calls == 1  # type: ignore[attr-defined]
+
+
+def test_scheduled_jobs_are_deferred_or_refused_beyond_the_horizon() -> None:
+    harness = Harness()
+
+    # When a job is due in an hour, Then it is deferred by that hour and nothing is recorded
+    soon = harness.deliver(send_at=(NOW + timedelta(hours=1)).isoformat())
+    assert (soon.status, soon.defer_seconds) == ("DEFERRED", 3600.0)  # type: ignore[attr-defined]
+    assert harness.status.changes == []
+
+    # When a job is due in thirty days, Then it FAILED: past the seven-day horizon
+    late = harness.deliver(job_id="job-2", send_at=(NOW + timedelta(days=30)).isoformat())
+    assert (late.status, late.reason) == ("FAILED", "SCHEDULE_TOO_FAR")  # type: ignore[attr-defined]
+
+    # When a job's time has passed, Then it goes now
+    past = harness.deliver(job_id="job-3", send_at=(NOW - timedelta(minutes=1)).isoformat())
+    assert past.status == "SENT"  # type: ignore[attr-defined]
