@@ -59,7 +59,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server(*extra_args: str) -> Iterator[str]:
     """A redis-server process of our own on a free port; yields its URL, stops it after."""
     binary = shutil.which("redis-server")
     if binary is None:
@@ -79,6 +79,7 @@ def redis_server() -> Iterator[str]:
             "no",
             "--dir",
             workdir,
+            *extra_args,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
