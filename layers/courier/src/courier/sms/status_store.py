@@ -62,6 +62,11 @@ def _set_clauses(
     return clauses, names, values
 
 
+def _condition_failed(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return bool(code == "ConditionalCheckFailedException")
+
+
 class SmsStatusStore:
     """Writes status transitions with rank/time conditions, so replays and reordering are harmless.
 
@@ -120,30 +125,50 @@ class SmsStatusStore:
             "provider_message_id": change.provider_message_id,
             **change.details,
         }
-        sets, names, values = _set_clauses(assignments, "s", overwrite=True)
-        facts = _set_clauses(describe or {}, "f", overwrite=False)
         key = {"pk": f"JOB#{change.job_id}"}
+        facts = {k: v for k, v in (describe or {}).items() if v is not None}
+        try:
+            # The common case, a job's first write, is one plain conditional put.
+            item: dict[str, Any] = {
+                k: _to_dynamo(v) for k, v in {**facts, **assignments}.items() if v is not None
+            }
+            self._table.put_item(
+                Item={**item, **key}, ConditionExpression="attribute_not_exists(pk)"
+            )
+            return True
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+        return self._update_existing(key, assignments, facts)
+
+    def _update_existing(
+        self, key: dict[str, str], assignments: dict[str, object], facts: dict[str, object]
+    ) -> bool:
+        from botocore.exceptions import ClientError
+
+        sets, names, values = _set_clauses(assignments, "s", overwrite=True)
+        fact_sets, fact_names, fact_values = _set_clauses(facts, "f", overwrite=False)
         try:
             self._table.update_item(
                 Key=key,
-                UpdateExpression="SET " + ", ".join(sets + facts[0]),
+                UpdateExpression="SET " + ", ".join(sets + fact_sets),
                 # Names are aliased: `status` and `day` are DynamoDB reserved words.
                 ConditionExpression=(
                     "attribute_not_exists(#s_status_rank) OR #s_status_rank < :s_status_rank"
                     " OR (#s_status_rank = :s_status_rank AND #s_status_at < :s_status_at)"
                 ),
-                ExpressionAttributeNames={**names, **facts[1]},
-                ExpressionAttributeValues={**values, **facts[2]},
+                ExpressionAttributeNames={**names, **fact_names},
+                ExpressionAttributeValues={**values, **fact_values},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not _condition_failed(error):
                 raise
-            if facts[0]:
+            if fact_sets:
                 self._table.update_item(
                     Key=key,
-                    UpdateExpression="SET " + ", ".join(facts[0]),
-                    ExpressionAttributeNames=facts[1],
-                    ExpressionAttributeValues=facts[2],
+                    UpdateExpression="SET " + ", ".join(fact_sets),
+                    ExpressionAttributeNames=fact_names,
+                    ExpressionAttributeValues=fact_values,
                 )
             return False
         return True
