@@ -6,7 +6,7 @@
 #   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint, checkov
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
-#   make bench     benchmarks (bench/run_all.py, else every bench/*.py)
+#   make bench     benchmarks (bench/run_all.py [BENCH="name ..."], else every bench/*.py)
 #   make schemas   export the JSON Schemas for producers
 #   make requirements  regenerate layers/courier/requirements.txt from uv.lock
 #
@@ -162,7 +162,7 @@ test:
 # ---- other entry points ----------------------------------------------------
 bench: $(VENV_STAMP) redis-server
 	@if [ -f bench/run_all.py ]; then \
-	  $(VBIN)/python bench/run_all.py; \
+	  $(VBIN)/python bench/run_all.py $(BENCH); \
 	else \
 	  shopt -s nullglob; files=(bench/*.py); \
 	  if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks in bench/"; exit 0; fi; \
