@@ -328,3 +328,46 @@ def test_logs_stay_off_stdout(
     assert [json.loads(line)["status"] for line in out.splitlines()] == ["invalid"]
     assert "sms job invalid" in err
     assert "secret body" not in err
+
+
+def test_opt_out_add_check_remove_against_the_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an opt-out table (moto) named by the environment
+    import boto3
+    from moto import mock_aws
+
+    from courier.settings import get_settings
+
+    for name, value in {
+        "AWS_DEFAULT_REGION": "ap-northeast-2",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SMS_OPT_OUT_TABLE": "OptOuts",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName="OptOuts",
+            KeySchema=[{"AttributeName": "phone_number", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "phone_number", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+        # When a number is added, checked, removed and checked again
+        codes = [
+            main(["opt-out", "add", "+821012345678"]),
+            main(["opt-out", "check", "+821012345678"]),
+            main(["opt-out", "remove", "+821012345678"]),
+            main(["opt-out", "check", "+821012345678"]),
+        ]
+
+    # Then every call succeeds, the checks see the change, and output masks the number
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert codes == [0, 0, 0, 0]
+    assert [line["opted_out"] for line in lines] == [True, True, False, False]
+    assert {line["number"] for line in lines} == {"+82********78"}
+    # And a malformed number is a usage error
+    assert main(["opt-out", "add", "010-1234-5678"]) == 2
+    get_settings.cache_clear()

@@ -21,7 +21,7 @@ from logging import StreamHandler
 from pathlib import Path
 from typing import Any, TextIO
 
-from courier.observability import logger
+from courier.observability import logger, mask_phone
 from courier.sms.contract import Priority
 
 EXIT_OK, EXIT_JOB_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -90,7 +90,19 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("schema", help="print the SmsJob v1 JSON Schema")
-    parser.set_defaults(subparsers={"send": send})
+
+    opt_out = commands.add_parser(
+        "opt-out",
+        help="manage the opt-out list the sender checks before every send",
+        description="Add, remove or check a number on the opt-out list ($SMS_OPT_OUT_TABLE).",
+    )
+    opt_out.add_argument("action", choices=["add", "remove", "check"])
+    opt_out.add_argument("number", help="phone number in E.164 form")
+    opt_out.add_argument("--table", help="opt-out table name (default: $SMS_OPT_OUT_TABLE)")
+    opt_out.add_argument(
+        "--endpoint-url", help="DynamoDB endpoint for emulators (default: $AWS_ENDPOINT_URL)"
+    )
+    parser.set_defaults(subparsers={"send": send, "opt-out": opt_out})
     return parser
 
 
@@ -192,6 +204,34 @@ def _send(args: argparse.Namespace) -> int:
     return EXIT_OK if invalid == failed == 0 else EXIT_JOB_ERRORS
 
 
+def _opt_out(args: argparse.Namespace) -> int:
+    import re
+
+    from courier.settings import get_settings
+    from courier.sms.contract import E164_PATTERN
+    from courier.sms.opt_out import OptOutList
+
+    if not re.fullmatch(E164_PATTERN, args.number):
+        raise _UsageError("number must be in E.164 form, e.g. +821012345678")
+    settings = get_settings()
+    overrides = {
+        "sms_opt_out_table": args.table or settings.sms_opt_out_table,
+        "aws_endpoint_url": args.endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL", settings.aws_endpoint_url),
+    }
+    opt_outs = OptOutList.from_settings(settings.model_copy(update=overrides))
+    masked = mask_phone(args.number)
+    if args.action == "add":
+        opt_outs.opt_out(args.number, source="cli")
+        print(json.dumps({"number": masked, "opted_out": True}))
+    elif args.action == "remove":
+        opt_outs.opt_in(args.number)
+        print(json.dumps({"number": masked, "opted_out": False}))
+    else:
+        print(json.dumps({"number": masked, "opted_out": opt_outs.is_opted_out(args.number)}))
+    return EXIT_OK
+
+
 def _schema() -> int:
     from courier.sms.schema_export import render
 
@@ -220,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "schema":
             return _schema()
+        if args.command == "opt-out":
+            return _opt_out(args)
         return _send(args)
     except _UsageError as exc:
         args.subparsers.get(args.command, parser).print_usage(sys.stderr)
