@@ -174,3 +174,21 @@ def test_scheduled_jobs_are_deferred_or_refused_beyond_the_horizon() -> None:
     # When a job's time has passed, Then it goes now
     past = harness.deliver(job_id="job-3", send_at=(NOW - timedelta(minutes=1)).isoformat())
     assert past.status == "SENT"  # type: ignore[attr-defined]
+
+
+def test_the_idempotency_key_does_not_depend_on_the_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given one job delivered by the transactional sender function
+    harness = Harness()
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "courier-SmsTransactionalSender")
+    harness.deliver()
+
+    # When the same job reaches the bulk sender function (sharing the idempotency table)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "courier-SmsBulkSender")
+    replay = harness.deliver()
+
+    # Then it is a duplicate there too
+    assert replay.deduplicated  # type: ignore[attr-defined]
+    assert harness.provider.calls == 1  # type: ignore[attr-defined]
+    assert all(key.startswith("courier.sms.job#") for key in harness.idempotency.records)

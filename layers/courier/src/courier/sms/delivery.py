@@ -120,6 +120,10 @@ class SmsSender:
             data_keyword_argument="job",
             persistence_store=idempotency_store,
             config=self._config,
+            # One key space for every sender function: Powertools would otherwise prefix the key
+            # with the Lambda function's name, and the transactional and bulk senders (or a
+            # renamed function) would each send the same job_id once.
+            key_prefix="courier.sms.job",
         )
 
     def register_lambda_context(self, context: LambdaContext) -> None:
