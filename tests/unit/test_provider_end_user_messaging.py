@@ -27,7 +27,8 @@ from courier.sms.providers import (
     RetryableSendError,
     build_provider,
 )
-from courier.sms.providers.end_user_messaging import EndUserMessagingProvider, aws_client_config
+from courier.sms.providers.aws_calls import aws_client_config
+from courier.sms.providers.end_user_messaging import EndUserMessagingProvider
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client

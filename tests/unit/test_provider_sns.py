@@ -22,7 +22,7 @@ from courier.sms.providers import (
     RetryableSendError,
     build_provider,
 )
-from courier.sms.providers.end_user_messaging import aws_client_config
+from courier.sms.providers.aws_calls import aws_client_config
 from courier.sms.providers.sns import SnsProvider
 
 if TYPE_CHECKING:

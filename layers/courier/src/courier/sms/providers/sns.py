@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from courier.observability import logger, mask_phone
 from courier.sms.providers import (
     OutboundSms,
     PermanentSendError,
@@ -15,12 +14,13 @@ from courier.sms.providers import (
     ProviderError,
     RetryableSendError,
 )
-from courier.sms.providers.end_user_messaging import (
+from courier.sms.providers.aws_calls import (
     aws_client_config,
     common_client_error,
     error_code,
+    log_refusal,
     scrub,
-    transport_error,
+    send_and_accept,
     unknown_client_error,
 )
 
@@ -146,35 +146,14 @@ class SnsProvider:
         try:
             request = self.build_request(message)
         except PermanentSendError as error:
-            self._log(message, error)
-            raise
-        try:
-            response = self._client.publish(**request)
-        except ClientError as exc:
-            raise self._log(message, map_client_error(exc)) from exc
-        except BotoCoreError as exc:
-            raise self._log(message, transport_error(exc)) from exc
-        message_id = response.get("MessageId", "")
-        if not message_id:
-            # Accepted (HTTP 200) all the same; retrying would send a duplicate.
-            logger.warning(
-                "SNS accepted a message without a MessageId",
-                extra={"job_id": message.job_id, "to": mask_phone(message.to)},
-            )
-        return ProviderAccepted(provider=self.name, message_id=message_id)
-
-    def _log(self, message: OutboundSms, error: ProviderError) -> ProviderError:
-        logger.warning(
-            "SNS refused a message",
-            extra={
-                "job_id": message.job_id,
-                "to": mask_phone(message.to),
-                "code": error.code,
-                "retryable": isinstance(error, RetryableSendError),
-                "detail": error.detail,
-            },
+            raise log_refusal("SNS", message, error) from None
+        return send_and_accept(
+            provider=self.name,
+            service="SNS",
+            message=message,
+            call=lambda: self._client.publish(**request),
+            map_client_error=map_client_error,
         )
-        return error
 
 
 def map_client_error(exc: ClientError) -> ProviderError:
