@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -19,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -38,25 +37,16 @@ def setup_paths() -> None:
 
 setup_paths()
 
-# The test harness, imported by name so mypy does not type-check tests/ (cfn-lint has no stubs).
-_harness = importlib.import_module("tests.harness")
-REGION: str = _harness.REGION
-ACCOUNT: str = _harness.ACCOUNT
+# Re-exported for the benchmarks: tables from template.yaml, event files, a private redis-server.
+from tests.harness import (  # noqa: E402
+    ACCOUNT,
+    REGION,
+    create_table_from_template,
+    load_event,
+    redis_server,
+)
 
-
-def create_table_from_template(client: Any, logical_id: str, table_name: str) -> None:
-    """A moto table with the keys and indexes template.yaml declares (tests.harness)."""
-    _harness.create_table_from_template(client, logical_id, table_name)
-
-
-def load_event(relative: str) -> dict[str, Any]:
-    """An event file from events/ (tests.harness)."""
-    return cast("dict[str, Any]", _harness.load_event(relative))
-
-
-def redis_server() -> AbstractContextManager[str]:
-    """A private redis-server on a free 127.0.0.1 port; yields its URL (tests.harness)."""
-    return cast("AbstractContextManager[str]", _harness.redis_server())
+__all__ = ["ACCOUNT", "REGION", "create_table_from_template", "load_event", "redis_server"]
 
 
 if TYPE_CHECKING:

@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/run_all.py                      # all of them
     .venv/bin/python bench/run_all.py sms_batch cold_import  # some of them
+    .venv/bin/python bench/run_all.py --storage-ms 10        # simulated DynamoDB latency per call
+    .venv/bin/python bench/run_all.py --client-cpu-ms 0.5    # plus client-side CPU per call
 
 Each benchmark prints one `bench <name>: ...` line (with `target=met|MISSED`) and exits non-zero
 when it misses its target or breaks; this runner's recap lines never start with "bench ".
@@ -10,6 +12,7 @@ when it misses its target or breaks; this runner's recap lines never start with 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +24,7 @@ BENCHMARKS = ("cold_import", "sms_batch", "sms_throughput")
 TIMEOUT_SECONDS = 900
 
 
-def run(name: str) -> tuple[int, float]:
+def run(name: str, env: dict[str, str]) -> tuple[int, float]:
     print(f"==> bench/{name}.py", flush=True)
     start = time.monotonic()
     try:
@@ -29,6 +32,7 @@ def run(name: str) -> tuple[int, float]:
         code = subprocess.run(
             [sys.executable, str(BENCH_DIR / f"{name}.py")],
             cwd=ROOT,
+            env=env,
             check=False,
             timeout=TIMEOUT_SECONDS,
         ).returncode
@@ -41,11 +45,28 @@ def run(name: str) -> tuple[int, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHMARKS)}")
-    names: list[str] = parser.parse_args(argv).names or list(BENCHMARKS)
+    parser.add_argument(
+        "--storage-ms",
+        type=float,
+        help="simulated latency per DynamoDB call for sms_batch and sms_throughput "
+        "(sets BENCH_STORAGE_MS; default 5)",
+    )
+    parser.add_argument(
+        "--client-cpu-ms",
+        type=float,
+        help="CPU burnt per simulated call (sets BENCH_CLIENT_CPU_MS; default 0)",
+    )
+    args = parser.parse_args(argv)
+    names: list[str] = args.names or list(BENCHMARKS)
+    env = dict(os.environ)
+    if args.storage_ms is not None:
+        env["BENCH_STORAGE_MS"] = f"{args.storage_ms:g}"
+    if args.client_cpu_ms is not None:
+        env["BENCH_CLIENT_CPU_MS"] = f"{args.client_cpu_ms:g}"
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
-    results = {name: run(name) for name in names}
+    results = {name: run(name, env) for name in names}
     print("==> summary", flush=True)
     for name, (code, seconds) in results.items():
         status = "ok" if code == 0 else f"FAILED (exit {code})"

@@ -1,13 +1,18 @@
 """Jobs per second through the SQS consumer, unlimited and behind the shared Redis rate limiter.
 
-(a) unlimited: one consumer (`build_consumer(...).process_batch`, batches of 10), sandbox provider
-    with 0 latency, rate limiter disabled (SMS_RATE_LIMIT_MPS=0).
-(b) limited: SMS_RATE_LIMIT_MPS=100, burst 1, REDIS_URL of a private redis-server; CONSUMERS
-    consumers run at once in threads, each its own `build_consumer` (own Redis connection, own
-    thread pool) pacing on the same Redis key, as concurrent Lambda invocations would.
-(c) limiter only (diagnostic): the same CONSUMERS x 10 threads call `RedisRateLimiter.acquire(1)`
-    then `provider.send` with no DynamoDB work, to show the limiter's own pacing apart from the
-    capacity of the rest of the path.
+Storage is modelled as what it is on AWS, I/O latency (`bench/_simulated.py`): every DynamoDB
+call is one `time.sleep(storage_ms)` (default 5 ms, `--storage-ms` / `BENCH_STORAGE_MS`) plus
+the in-memory operation. The consumer is the real `SqsJobConsumer` + `SmsSender`, wired as
+`courier.sms.wiring.build_consumer` does but with those adapters; the provider is the sandbox with
+0 latency; batches of 10 through `process_batch`.
+
+(a) unlimited: one consumer, rate limiter disabled (SMS_RATE_LIMIT_MPS=0).
+(b) limited: SMS_RATE_LIMIT_MPS=100, burst 1: the real `RedisRateLimiter` on a private
+    redis-server; CONSUMERS consumers run at once in threads, each its own consumer (own Redis
+    connection, own thread pool) pacing on the same Redis key, as concurrent Lambda invocations.
+(c) limiter only (extra figure): the same CONSUMERS x 10 threads call
+    `RedisRateLimiter.acquire(1)` then `provider.send`, with no storage work.
+(d) moto (extra figure, no target): (a) with moto's in-process DynamoDB, CPU-bound here.
 
 Rates are measured from the provider's accept timestamps (first to last accepted send), never
 including start-up. Single-part GSM messages, so one job is one message is one token.
@@ -17,6 +22,7 @@ Prints `bench sms-throughput: ...`; exits 1 when (b) is not within 100 +/- 5%.
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import sys
 import threading
@@ -30,6 +36,7 @@ if __package__ in (None, ""):
 
 from bench._common import (
     EmulatorMeter,
+    apply_env,
     detail,
     drop_metrics,
     lambda_context,
@@ -40,15 +47,25 @@ from bench._common import (
     sqs_event,
     summary,
 )
+from bench._simulated import (
+    SimulatedIO,
+    add_storage_args,
+    format_ms,
+    simulated_consumer,
+    storage_fields,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from courier.settings import Settings
     from courier.sms.providers import OutboundSms, ProviderAccepted
     from courier.sms.providers.sandbox import SandboxProvider
     from courier.sms.sqs_consumer import SqsJobConsumer
 
 BATCH = 10
-UNLIMITED_JOBS = 200
+UNLIMITED_JOBS = 500
+MOTO_JOBS = 100
 LIMITED_JOBS = 600
 LIMIT_MPS = 100
 CONSUMERS = 3
@@ -104,12 +121,18 @@ class StampedProvider:
         return accepted
 
 
-def make_consumer(settings: Settings, log: AcceptLog) -> tuple[SqsJobConsumer, SandboxProvider]:
+def make_consumer(
+    settings: Settings, log: AcceptLog, io: SimulatedIO | None
+) -> tuple[SqsJobConsumer, SandboxProvider]:
+    """A consumer with a stamped 0-latency sandbox provider: simulated storage, or moto's."""
     from courier.sms.providers.sandbox import SandboxProvider
     from courier.sms.wiring import build_consumer
 
     sandbox = SandboxProvider(latency_seconds=0.0)
-    return build_consumer(settings, provider=StampedProvider(sandbox, log)), sandbox
+    provider = StampedProvider(sandbox, log)
+    if io is None:
+        return build_consumer(settings, provider=provider), sandbox
+    return simulated_consumer(settings, provider, io)[0], sandbox
 
 
 def run_consumers(consumers: list[SqsJobConsumer], jobs: list[dict[str, Any]]) -> None:
@@ -178,52 +201,95 @@ def deviation_pct(rate: float) -> float:
     return (rate - LIMIT_MPS) / LIMIT_MPS * 100
 
 
-def main() -> int:
+@dataclass
+class UnlimitedRun:
+    rate: float
+    seconds: float
+    cpu_ms_per_job: float
+    calls_per_job: float
+    emulator_cpu_ms_per_job: float = 0.0
+
+
+def run_unlimited(
+    consumer: SqsJobConsumer, log: AcceptLog, jobs: int, probe: Callable[[], tuple[int, float]]
+) -> UnlimitedRun:
+    """One warm-up batch, then `jobs` jobs through one consumer, batch after batch."""
+    run_consumers([consumer], sms_jobs(BATCH))
+    log.reset()
+    calls_before, emulator_before = probe()
+    cpu_before = time.process_time()
+    run_consumers([consumer], sms_jobs(jobs))
+    cpu = time.process_time() - cpu_before
+    calls_after, emulator_after = probe()
+    if len(log.times) != jobs:
+        raise RuntimeError(f"accepted {len(log.times)} of {jobs}")
+    return UnlimitedRun(
+        rate=log.rate(),
+        seconds=log.span(),
+        cpu_ms_per_job=cpu * 1000 / jobs,
+        calls_per_job=(calls_after - calls_before) / jobs,
+        emulator_cpu_ms_per_job=(emulator_after - emulator_before) * 1000 / jobs,
+    )
+
+
+def moto_unlimited(jobs: int) -> UnlimitedRun:
+    """Secondary (no target): run (a) with moto DynamoDB instead of the simulated latency."""
+    overrides = {"SMS_SANDBOX_LATENCY_MS": "0", "SMS_RATE_LIMIT_MPS": "0"}
+    with sms_stack(overrides), EmulatorMeter().installed() as meter:
+        from courier.settings import get_settings
+
+        silence_logs()
+        log = AcceptLog()
+        consumer, _ = make_consumer(get_settings(), log, None)
+
+        def probe() -> tuple[int, float]:
+            cpu, calls = meter.read()
+            return calls, cpu
+
+        return run_unlimited(consumer, log, jobs, probe)
+
+
+def main(argv: list[str] | None = None) -> int:
     import redis
 
-    with (
-        redis_server() as redis_url,
-        sms_stack(
+    from courier.settings import get_settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_storage_args(parser)
+    parser.add_argument("--moto-jobs", type=int, default=MOTO_JOBS, help="0 skips the moto figure")
+    args = parser.parse_args(argv)
+
+    with redis_server() as redis_url:
+        apply_env(
             {
                 "SMS_SANDBOX_LATENCY_MS": "0",
                 "SMS_RATE_LIMIT_MPS": str(LIMIT_MPS),
                 "SMS_RATE_LIMIT_BURST": "1",
                 "REDIS_URL": redis_url,
             }
-        ),
-        EmulatorMeter().installed() as meter,
-    ):
-        from courier.settings import get_settings
-
+        )
         silence_logs()
         limited = get_settings()
         unlimited = limited.model_copy(update={"sms_rate_limit_mps": 0.0})
         key = f"{limited.sms_rate_limit_key}:{limited.sms_provider}"
         admin = redis.Redis.from_url(redis_url)
 
-        # (a) one consumer, no limit
+        # (a) one consumer, no limit, simulated storage latency
+        io_a = SimulatedIO(args.storage_ms, args.client_cpu_ms)
         log_a = AcceptLog()
-        consumer_a, _ = make_consumer(unlimited, log_a)
-        run_consumers([consumer_a], sms_jobs(BATCH))  # warm-up
-        log_a.reset()
-        moto_before, calls_before = meter.read()
-        cpu_before = time.process_time()
-        run_consumers([consumer_a], sms_jobs(UNLIMITED_JOBS))
-        cpu_per_job = (time.process_time() - cpu_before) * 1000 / UNLIMITED_JOBS
-        moto_after, calls_after = meter.read()
-        moto_per_job = (moto_after - moto_before) * 1000 / UNLIMITED_JOBS
-        calls_per_job = (calls_after - calls_before) / UNLIMITED_JOBS
-        unlimited_rate = log_a.rate()
-        if len(log_a.times) != UNLIMITED_JOBS:
-            raise RuntimeError(f"(a) accepted {len(log_a.times)} of {UNLIMITED_JOBS}")
+        consumer_a, _ = make_consumer(unlimited, log_a, io_a)
+        run_a = run_unlimited(consumer_a, log_a, UNLIMITED_JOBS, lambda: (io_a.total(), 0.0))
 
         # (b) CONSUMERS consumers at once, one shared Redis limiter key
+        io_b = SimulatedIO(args.storage_ms, args.client_cpu_ms)
         log_b = AcceptLog()
-        consumers_b = [make_consumer(limited, log_b)[0] for _ in range(CONSUMERS)]
+        consumers_b = [make_consumer(limited, log_b, io_b)[0] for _ in range(CONSUMERS)]
         run_consumers(consumers_b, sms_jobs(BATCH * CONSUMERS))  # warm-up, one batch each
         log_b.reset()
         admin.delete(key)
+        calls_before = io_b.total()
         run_consumers(consumers_b, sms_jobs(LIMITED_JOBS))
+        calls_per_job_b = (io_b.total() - calls_before) / LIMITED_JOBS
         limited_rate = log_b.rate()
         if len(log_b.times) != LIMITED_JOBS:
             raise RuntimeError(f"(b) accepted {len(log_b.times)} of {LIMITED_JOBS}")
@@ -235,47 +301,54 @@ def main() -> int:
         limiter_rate = log_c.rate()
         admin.close()
 
+    run_d = moto_unlimited(args.moto_jobs) if args.moto_jobs > 0 else None
+
     deviation = deviation_pct(limited_rate)
     met = abs(deviation) <= TOLERANCE_PCT
-    summary(
-        "sms-throughput",
-        {
-            "unlimited_jobs_per_s": f"{unlimited_rate:.1f}",
-            "limited_jobs_per_s": f"{limited_rate:.1f}",
-            "limit_mps": LIMIT_MPS,
-            "deviation_pct": f"{deviation:+.1f}",
-            "consumers": CONSUMERS,
-            "limited_jobs": LIMITED_JOBS,
-            "limited_seconds": f"{log_b.span():.1f}",
-            "limited_max_1s": log_b.max_in_window(),
-            "limiter_only_jobs_per_s": f"{limiter_rate:.1f}",
-            "limiter_only_deviation_pct": f"{deviation_pct(limiter_rate):+.1f}",
-            "limiter_only_max_1s": log_c.max_in_window(),
-            "cpu_ms_per_job": f"{cpu_per_job:.1f}",
-            "moto_cpu_ms_per_job": f"{moto_per_job:.1f}",
-            "target_pct": f"+-{TOLERANCE_PCT:g}",
-            "target": "met" if met else "MISSED",
-        },
-    )
+    fields: dict[str, object] = {
+        "unlimited_jobs_per_s": f"{run_a.rate:.1f}",
+        "limited_jobs_per_s": f"{limited_rate:.1f}",
+        "limit_mps": LIMIT_MPS,
+        "deviation_pct": f"{deviation:+.1f}",
+        **storage_fields(io_a),
+        "consumers": CONSUMERS,
+        "limited_jobs": LIMITED_JOBS,
+        "limited_seconds": f"{log_b.span():.1f}",
+        "limited_max_1s": log_b.max_in_window(),
+        "limiter_only_jobs_per_s": f"{limiter_rate:.1f}",
+        "limiter_only_deviation_pct": f"{deviation_pct(limiter_rate):+.1f}",
+        "cpu_ms_per_job": f"{run_a.cpu_ms_per_job:.1f}",
+    }
+    if run_d is not None:
+        fields |= {
+            "moto_unlimited_jobs_per_s": f"{run_d.rate:.1f}",
+            "moto_cpu_ms_per_job": f"{run_d.cpu_ms_per_job:.1f}",
+            "moto_emulator_cpu_ms_per_job": f"{run_d.emulator_cpu_ms_per_job:.1f}",
+        }
+    fields |= {"target_pct": f"+-{TOLERANCE_PCT:g}", "target": "met" if met else "MISSED"}
+    summary("sms-throughput", fields)
     detail(
-        f"(a) unlimited: {UNLIMITED_JOBS} jobs, 1 consumer, "
-        f"{log_a.span():.2f}s first->last accept, {calls_per_job:.1f} moto calls/job"
+        f"(a) unlimited: {UNLIMITED_JOBS} jobs, 1 consumer x {THREADS_PER_CONSUMER} threads, "
+        f"{run_a.seconds:.2f}s first->last accept, {run_a.calls_per_job:g} storage calls/job "
+        f"at {format_ms(args.storage_ms)} ms, {run_a.cpu_ms_per_job:.1f} ms CPU/job"
     )
     detail(
         f"(b) limited: {LIMITED_JOBS} jobs, {CONSUMERS} consumers x "
-        f"{THREADS_PER_CONSUMER} threads, {log_b.span():.2f}s first->last accept, "
-        f"busiest 1s window {log_b.max_in_window()} sends"
+        f"{THREADS_PER_CONSUMER} threads on one Redis key, {log_b.span():.2f}s first->last "
+        f"accept, busiest 1s window {log_b.max_in_window()} sends, "
+        f"{calls_per_job_b:g} storage calls/job"
     )
     detail(
         f"(c) limiter only: {len(log_c.times)} acquire+send, {CONSUMERS} limiters x "
         f"{THREADS_PER_CONSUMER} threads, {log_c.span():.2f}s, busiest 1s window "
         f"{log_c.max_in_window()} sends"
     )
-    if not met and unlimited_rate < LIMIT_MPS:
+    if run_d is not None:
         detail(
-            f"the path itself does {unlimited_rate:.1f} jobs/s here without any limit "
-            f"({cpu_per_job:.1f} ms CPU per job, {moto_per_job:.1f} ms of it in moto): "
-            f"below {LIMIT_MPS}/s, so the limiter is never the bottleneck; see docs/benchmarks.md"
+            f"(d) moto, no target (CPU-bound, see docs/benchmarks.md): (a) on moto DynamoDB, "
+            f"{args.moto_jobs} jobs, {run_d.seconds:.2f}s, {run_d.calls_per_job:g} calls/job, "
+            f"{run_d.cpu_ms_per_job:.1f} ms CPU/job of which {run_d.emulator_cpu_ms_per_job:.1f} "
+            "in moto"
         )
     return 0 if met else 1
 

@@ -21,7 +21,7 @@ class InMemoryIdempotencyStore(BasePersistenceLayer):
     """Powertools persistence with the DynamoDB layer's semantics, in a dict."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.records: dict[str, DataRecord] = {}
         self._lock = threading.Lock()
 

@@ -32,14 +32,8 @@ REGION = "ap-northeast-2"
 TO = "+821012345678"
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Fake credentials and a fixed region so no test can reach a real account.
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+# Fake credentials and a fixed region (tests/conftest.py): no test can reach a real account.
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 @pytest.fixture
