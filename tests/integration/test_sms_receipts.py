@@ -149,3 +149,37 @@ def test_unknown_message_is_retried_and_malformed_receipt_is_dead_lettered(
         "SCHEMA_VIOLATION"
     ]
     assert "messageId" in dead[0]["MessageAttributes"]["failure_reason"]["StringValue"]
+
+
+def test_receipt_without_context_finds_its_job_by_provider_message_id(
+    sms_stack: SmsStack,
+) -> None:
+    # Given a sent job, and its provider message id as the status record holds it
+    sandbox = _send_valid_jobs()
+    store = SmsStatusStore.from_settings(get_settings())
+    sent = store.get("otp-20261125-0003")
+    assert sent is not None
+    assert sent.provider_message_id is not None
+    assert sandbox.successes_by_job["otp-20261125-0003"] == 1
+
+    # When a receipt arrives that carries no job context (e.g. sent by another tool)
+    event = _receipt_event(
+        "TEXT_DELIVERED",
+        final=True,
+        timestamp=4_102_444_800_000,
+        job_id="ignored",
+        message_id=sent.provider_message_id,
+    )
+    body = json.loads(event["Records"][0]["body"])
+    body["context"] = {}
+    event["Records"][0]["body"] = json.dumps(body)
+    response = _consumer().process_batch(event, None)
+
+    # Then the job is found through the by_provider_message index and read back DELIVERED
+    assert response["batchItemFailures"] == []
+    record = store.get("otp-20261125-0003")
+    assert record is not None
+    assert (record.status.value, record.parts, record.priority) == ("DELIVERED", 1, "transactional")
+    assert record.to_masked == "+14*******23"
+    assert record.country == "US"
+    assert store.get("no-such-job") is None

@@ -17,8 +17,3 @@ def mask_phone(number: str) -> str:
     if len(digits) <= 6:
         return "+" + "*" * len(digits)
     return f"+{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
-
-
-def describe_text(text: str) -> str:
-    """A log-safe stand-in for a message body: its length only."""
-    return f"<{len(text)} chars>"
