@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 import redis
 
-from courier.sms.rate_limit import RateLimitExceeded, RedisRateLimiter
+from courier.rate_limit import RateLimitExceeded, RedisRateLimiter
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from courier.rate_limit import RateLimitExceeded
 from courier.sms.contract import SmsJob
 from courier.sms.delivery import PoisonJob, RetryLater, SmsSender
 from courier.sms.providers import PermanentSendError, RetryableSendError
 from courier.sms.providers.sandbox import SandboxProvider
-from courier.sms.rate_limit import RateLimitExceeded
 from courier.sms.status import SmsStatus
 from tests.unit.fakes import (
     CountingLimiter,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from courier.observability import logger, mask_phone
+from courier.rate_limit import RateLimiter, RateLimitExceeded
 from courier.sms import numbers
 from courier.sms.contract import Priority, SmsJob
 from courier.sms.providers import (
@@ -24,7 +25,6 @@ from courier.sms.providers import (
     RetryableSendError,
     SmsProvider,
 )
-from courier.sms.rate_limit import RateLimiter, RateLimitExceeded
 from courier.sms.segments import segment
 from courier.sms.status import SmsStatus, StatusChange
 

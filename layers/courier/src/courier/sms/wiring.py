@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from courier.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from courier.rate_limit import RateLimiter
     from courier.sms.delivery import SmsSender
     from courier.sms.providers import SmsProvider
-    from courier.sms.rate_limit import RateLimiter
     from courier.sms.sqs_consumer import SqsJobConsumer
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
-    from courier.sms.rate_limit import RedisRateLimiter, Unlimited
+    from courier.rate_limit import RedisRateLimiter, Unlimited
 
     if settings.sms_rate_limit_mps <= 0:
         return Unlimited()

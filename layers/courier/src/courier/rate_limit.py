@@ -1,4 +1,4 @@
-"""A rate limiter shared by every concurrent sender, sized to the provider's messages-per-second.
+"""A rate limiter shared by every concurrent caller (SMS senders, chat connections), on Redis.
 
 Hand-written because no maintained library offers a cross-process *reserving* limiter on Redis:
 each caller reserves its slot with one atomic script (GCRA, "generic cell rate algorithm") and
