@@ -176,7 +176,7 @@ dev:
 	@echo "not yet: the local runtime lands with its own issue"
 
 schemas: $(VENV_STAMP)
-	$(VBIN)/python -m courier.sms.schema_export
+	$(VBIN)/python -m courier.schema_export
 
 clean:
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import REGION, redis_server
+from tests.harness import REGION, FakeLambdaContext, redis_server
 
 
 @pytest.fixture
@@ -46,19 +46,4 @@ def _fresh_settings() -> Iterator[None]:
 
 @pytest.fixture
 def lambda_context() -> object:
-    """A stand-in for the Lambda context object with the fields Powertools reads."""
-    from dataclasses import dataclass
-
-    @dataclass
-    class Context:
-        function_name: str = "courier-test"
-        memory_limit_in_mb: int = 512
-        invoked_function_arn: str = (
-            "arn:aws:lambda:ap-northeast-2:123456789012:function:courier-test"
-        )
-        aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 30_000
-
-    return Context()
+    return FakeLambdaContext()

@@ -93,3 +93,29 @@ def sms_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmsSta
         }.items():
             monkeypatch.setenv(name, value)
         yield stack
+
+
+CHAT_API_ENDPOINT = "https://a1b2c3d4e5.execute-api.ap-northeast-2.amazonaws.com/live"
+
+
+@pytest.fixture
+def chat_env(aws_env: None, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Chat tables (from template.yaml) in moto, the session's redis-server (flushed), a secret."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        create_table_from_template(dynamodb, "ChatConnectionsTable", "ChatConnections")
+        create_table_from_template(dynamodb, "ChatMessagesTable", "ChatMessages")
+        for name, value in {
+            "CHAT_CONNECTIONS_TABLE": "ChatConnections",
+            "CHAT_MESSAGES_TABLE": "ChatMessages",
+            "CHAT_TOKEN_SECRET": "test-signing-secret-0123456789abcdef0123456789",
+            "CHAT_HISTORY_RECENT": "5",
+            "CHAT_SEND_RATE_PER_SECOND": "1000",
+            "CHAT_SEND_BURST": "1000",
+            "REDIS_URL": redis_url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield dynamodb

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from courier.schema_export import SMS_JOB, render
 from courier.sms.cli import main
 from courier.sms.contract import SmsJob
-from courier.sms.schema_export import render
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-2"
@@ -310,7 +310,7 @@ def test_schema_command_prints_the_committed_schema(capsys: pytest.CaptureFixtur
     # When `sms schema` runs / Then it prints exactly the committed schema file
     assert main(["schema"]) == 0
     out = capsys.readouterr().out
-    assert out == render()
+    assert out == render(SMS_JOB)
     assert out == (ROOT / "schemas" / "sms-job.v1.schema.json").read_text(encoding="utf-8")
 
 

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from courier.sms import schema_export
+from courier import schema_export
 from courier.sms.contract import (
     MAX_BODY_CHARS,
     MAX_METADATA_BYTES,
@@ -79,7 +79,7 @@ def test_schema_file_matches_the_model(schema: dict[str, Any]) -> None:
     assert schema == sms_job_json_schema()
     # And it is written exactly as the exporter writes it (sorted keys, trailing newline)
     text = SCHEMA_PATH.read_text(encoding="utf-8")
-    assert text == schema_export.render()
+    assert text == schema_export.render(schema_export.SMS_JOB)
     assert text.endswith("}\n")
 
 
@@ -94,31 +94,41 @@ def test_schema_states_the_essentials(schema: dict[str, Any]) -> None:
     assert schema["$defs"]["Priority"]["enum"] == [p.value for p in Priority]
 
 
-def test_export_check_passes_on_the_committed_file(capsys: pytest.CaptureFixture[str]) -> None:
-    # When the exporter checks the repository's file / Then it is current
-    assert schema_export.main(["--check", "--path", str(SCHEMA_PATH)]) == 0
-    assert schema_export.default_path() == SCHEMA_PATH
+def test_export_check_passes_on_the_committed_files(capsys: pytest.CaptureFixture[str]) -> None:
+    # When the exporter checks the repository's schemas/ / Then every file is current
+    assert schema_export.main(["--check"]) == 0
+    assert schema_export.default_dir() == SCHEMA_PATH.parent
+    assert sorted(schema_export.CONTRACTS) == sorted(p.name for p in SCHEMA_PATH.parent.iterdir())
 
 
 def test_export_check_fails_on_a_stale_or_missing_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a schema file edited by hand
-    stale = tmp_path / "sms-job.v1.schema.json"
-    stale.write_text(schema_export.render().replace('"maxLength": 1600', '"maxLength": 160'))
-    # When checked / Then the check fails and shows the difference
-    assert schema_export.main(["--check", "--path", str(stale)]) == 1
-    assert '"maxLength": 1600' in capsys.readouterr().err
+    # Given current schema files, the SMS one then edited by hand
+    assert schema_export.main(["--dir", str(tmp_path)]) == 0
+    stale = tmp_path / schema_export.SMS_JOB
+    stale.write_text(stale.read_text().replace('"maxLength": 1600', '"maxLength": 160'))
+    capsys.readouterr()
+    # When checked / Then the check fails and shows the difference, naming the file
+    assert schema_export.main(["--check", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert '"maxLength": 1600' in err
+    assert f"{stale}: out of date" in err
     # And a missing file fails too
-    assert schema_export.main(["--check", "--path", str(tmp_path / "missing.json")]) == 1
+    stale.unlink()
+    assert schema_export.main(["--check", "--dir", str(tmp_path)]) == 1
+    assert f"{stale}: missing" in capsys.readouterr().err
 
 
 def test_export_writes_the_file(tmp_path: Path) -> None:
-    # Given no file / When exported / Then it is written and then passes the check
-    target = tmp_path / "schemas" / "sms-job.v1.schema.json"
-    assert schema_export.main(["--path", str(target)]) == 0
-    assert target.read_text(encoding="utf-8") == schema_export.render()
-    assert schema_export.main(["--check", "--path", str(target)]) == 0
+    # Given no directory / When exported / Then every file is written and passes the check
+    target = tmp_path / "schemas"
+    assert schema_export.main(["--dir", str(target)]) == 0
+    for name in schema_export.CONTRACTS:
+        assert (target / name).read_text(encoding="utf-8") == schema_export.render(name)
+    assert schema_export.main(["--check", "--dir", str(target)]) == 0
+    # And the SMS file is byte for byte the committed one
+    assert (target / schema_export.SMS_JOB).read_bytes() == SCHEMA_PATH.read_bytes()
 
 
 # The model -------------------------------------------------------------------------------

@@ -62,6 +62,24 @@ class Settings(BaseModel):
     sms_sandbox_failure_rate: float = Field(default=0.0, ge=0, le=1)
     sms_sandbox_outbox: str = ""
 
+    # Chat channel
+    chat_connections_table: str = "ChatConnections"
+    chat_messages_table: str = "ChatMessages"
+    chat_connections_endpoint: str = Field(
+        default="", description="@connections endpoint; empty: https://{domainName}/{stage}"
+    )
+    chat_day_shards: int = Field(default=16, ge=1, le=256)
+    chat_connection_ttl_seconds: int = Field(default=3 * 3600, ge=7200)
+    chat_send_rate_per_second: float = Field(default=5.0, gt=0)
+    chat_send_burst: float = Field(default=10.0, ge=1)
+    chat_history_recent: int = Field(default=50, ge=1, le=1000)
+    chat_fanout_workers: int = Field(default=32, ge=1, le=256)
+    chat_client_msg_id_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    # Chat tokens: the HS256 secret from Secrets Manager in AWS; the plain value for local runs only
+    chat_token_secret_arn: str = ""
+    chat_token_secret: str = Field(default="", repr=False)
+
     # Redis (ElastiCache in AWS, a local redis-server elsewhere)
     redis_url: str = ""
     redis_auth_secret_arn: str = ""

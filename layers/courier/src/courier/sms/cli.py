@@ -233,7 +233,7 @@ def _opt_out(args: argparse.Namespace) -> int:
 
 
 def _schema() -> int:
-    from courier.sms.schema_export import render
+    from courier.schema_export import render_sms_job as render
 
     sys.stdout.write(render())
     return EXIT_OK

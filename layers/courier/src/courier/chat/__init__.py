@@ -1,0 +1,1 @@
+"""The chat channel: WebSocket frames and events, room tokens, and the `chat` CLI."""

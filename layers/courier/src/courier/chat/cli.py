@@ -1,0 +1,137 @@
+"""`chat`: mint chat tokens for local runs and tests, or print the chat JSON Schemas.
+
+    chat token --sub u-1 --name Alice --room lobby --room 'team-*' [--ttl 3600] [--secret S]
+    chat schema [client|server]
+
+`token` prints only the token on stdout (its expiry goes to stderr). The secret is --secret, else
+the deployment's: $CHAT_TOKEN_SECRET_ARN (Secrets Manager) or $CHAT_TOKEN_SECRET.
+`schema client` and `schema server` print the committed file; `schema` alone prints one JSON
+object holding both. Exit status: 0 on success, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class _UsageError(Exception):
+    """Bad arguments or no usable secret: exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat", description="Courier chat channel tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    token = commands.add_parser(
+        "token",
+        help="mint a signed chat token",
+        description="Mint an HS256 chat token for one user and the rooms they may join.",
+    )
+    token.add_argument("--sub", required=True, help="user id (token subject)")
+    token.add_argument("--name", required=True, help="display name shown to the room")
+    token.add_argument(
+        "--room",
+        dest="rooms",
+        action="append",
+        required=True,
+        metavar="ROOM",
+        help="a room name or pattern such as 'team-*' (repeatable)",
+    )
+    token.add_argument(
+        "--ttl", type=_positive_int, default=3600, metavar="SECONDS", help="default: 3600"
+    )
+    token.add_argument(
+        "--secret",
+        help="signing secret, at least 32 bytes "
+        "(default: $CHAT_TOKEN_SECRET_ARN from Secrets Manager, else $CHAT_TOKEN_SECRET)",
+    )
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the chat JSON Schemas",
+        description="Print the JSON Schema of client frames, server events, or both.",
+    )
+    schema.add_argument("which", nargs="?", choices=["client", "server"], help="default: both")
+    return parser
+
+
+def _describe(loc: tuple[int | str, ...], problem: str) -> str:
+    if loc[:1] == ("rooms",):
+        where = f"--room #{int(loc[1]) + 1}" if len(loc) > 1 else "--room"
+    else:
+        where = "--" + ".".join(str(part) for part in loc)
+    return f"{where}: {problem}"
+
+
+def _token(args: argparse.Namespace) -> int:
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from pydantic import ValidationError
+
+    from courier.chat.tokens import TokenSigner, token_signer_from_settings
+    from courier.settings import get_settings
+
+    try:
+        signer = (
+            TokenSigner(args.secret) if args.secret else token_signer_from_settings(get_settings())
+        )
+    except (ValueError, RuntimeError, GetParameterError) as exc:
+        raise _UsageError(str(exc)) from None
+    now = datetime.now(UTC)
+    try:
+        token = signer.mint(args.sub, args.name, args.rooms, ttl_seconds=args.ttl, now=now)
+    except ValidationError as exc:
+        # Name the bad arguments only; the messages state the rule, not the value.
+        problems = "; ".join(_describe(e["loc"], e["msg"]) for e in exc.errors(include_url=False))
+        raise _UsageError(problems) from None
+    print(token)
+    expires = datetime.fromtimestamp(int(now.timestamp()) + args.ttl, UTC)
+    print(f"expires {expires.isoformat()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _schema(which: str | None) -> int:
+    from courier.schema_export import CHAT_CLIENT_FRAME, CHAT_SERVER_EVENT, render
+
+    files = {"client": CHAT_CLIENT_FRAME, "server": CHAT_SERVER_EVENT}
+    if which is not None:
+        sys.stdout.write(render(files[which]))
+        return EXIT_OK
+    both = {kind: json.loads(render(name)) for kind, name in files.items()}
+    sys.stdout.write(json.dumps(both, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `chat` console script; returns the exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command == "schema":
+            return _schema(args.which)
+        return _token(args)
+    except _UsageError as exc:
+        print(f"chat {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

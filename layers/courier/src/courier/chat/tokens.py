@@ -1,0 +1,169 @@
+"""Signed chat tokens (HS256 JWT): who the user is and which rooms they may join."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Annotated, Final, Literal
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from courier.chat.frames import MAX_NAME_CHARS, MAX_SUB_CHARS, ROOM_PATTERN
+
+if TYPE_CHECKING:
+    from courier.settings import Settings
+
+ISSUER: Final = "courier"
+AUDIENCE: Final = "courier-chat"
+ALGORITHM: Final = "HS256"
+# RFC 7518 3.2: an HS256 key must be at least as long as the hash output.
+MIN_SECRET_BYTES: Final = 32
+LEEWAY_SECONDS: Final = 5
+DEFAULT_TTL_SECONDS: Final = 3600
+# A room name, or an fnmatch pattern over room names such as `team-*` (no `[...]` classes).
+ROOM_GRANT_PATTERN: Final = r"^[a-z0-9*?_-]{1,64}$"
+# The token rides in the $connect query string; keep it well under URL length limits.
+MAX_ROOM_GRANTS: Final = 32
+
+RoomGrant = Annotated[str, StringConstraints(pattern=ROOM_GRANT_PATTERN)]
+
+
+class InvalidToken(Exception):
+    """The token cannot be trusted; `reason` is safe to log (it never contains the token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChatClaims(BaseModel):
+    """The verified contents of a chat token."""
+
+    # Other registered claims (nbf, jti) may be added later without breaking older verifiers.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sub: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SUB_CHARS)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)] = Field(
+        description="Display name shown to the room."
+    )
+    rooms: list[RoomGrant] = Field(max_length=MAX_ROOM_GRANTS)
+    exp: int
+    iat: int
+    iss: Literal["courier"] = ISSUER
+    aud: Literal["courier-chat"] = AUDIENCE
+
+
+def may_access(claims: ChatClaims, room: str) -> bool:
+    """True when one of the token's room names or patterns matches `room` (case-sensitive)."""
+    if not re.fullmatch(ROOM_PATTERN, room):
+        return False
+    return any(fnmatchcase(room, grant) for grant in claims.rooms)
+
+
+class TokenSigner:
+    """Mints and verifies chat tokens with one shared HS256 secret."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(f"the chat token secret must be at least {MIN_SECRET_BYTES} bytes")
+        self._key = secret.encode("utf-8")
+
+    def __repr__(self) -> str:
+        return "TokenSigner(secret=***)"
+
+    def mint(
+        self,
+        sub: str,
+        name: str,
+        rooms: Sequence[str],
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        now: datetime | None = None,
+    ) -> str:
+        """A signed token for `sub`, valid for `ttl_seconds` from `now` (default: the clock)."""
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        issued = int((now or datetime.now(UTC)).timestamp())
+        # Validated before signing so no token with claims `verify` would refuse is ever issued.
+        claims = ChatClaims(
+            sub=sub, name=name, rooms=list(rooms), iat=issued, exp=issued + ttl_seconds
+        )
+        return jwt.encode(claims.model_dump(), self._key, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> ChatClaims:
+        """The token's claims; raises `InvalidToken` unless it is current, ours and well-formed."""
+        if not token:
+            raise InvalidToken("missing token")
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.DecodeError:
+            raise InvalidToken("malformed token") from None
+        if algorithm is None:
+            raise InvalidToken("malformed token")
+        # PyJWT would refuse these too (algorithms=[HS256]); saying so first makes the reason clear
+        # and keeps `none` and key-confusion tricks out whatever a future default might be.
+        if algorithm != ALGORITHM:
+            raise InvalidToken(f"algorithm {str(algorithm)[:16]!r} is not accepted")
+        try:
+            payload = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "strict_aud": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("bad signature") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("wrong issuer") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"missing claim {exc.claim!r}") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidToken("token issued in the future") from None
+        except jwt.DecodeError:
+            raise InvalidToken("malformed token") from None
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(f"invalid token ({type(exc).__name__})") from None
+        try:
+            return ChatClaims.model_validate(payload)
+        except ValidationError as exc:
+            fields = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+            raise InvalidToken(f"bad claims: {', '.join(fields) or 'payload'}") from None
+
+
+def _secret_from_secrets_manager(secret_arn: str) -> str:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    # Powertools caches the value (POWERTOOLS_PARAMETERS_MAX_AGE, 5 s by default), so warm
+    # invocations rarely call Secrets Manager and a rotated secret is picked up soon after.
+    raw = str(get_secret(secret_arn))
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    if not isinstance(value, dict):
+        return raw
+    if "secret" not in value:
+        raise RuntimeError(f"secret {secret_arn} is JSON without a 'secret' key")
+    return str(value["secret"])
+
+
+def token_signer_from_settings(settings: Settings) -> TokenSigner:
+    """The signer for this deployment: Secrets Manager in AWS, a plain setting for local runs."""
+    if settings.chat_token_secret_arn:
+        return TokenSigner(_secret_from_secrets_manager(settings.chat_token_secret_arn))
+    if settings.chat_token_secret:
+        return TokenSigner(settings.chat_token_secret)
+    raise RuntimeError(
+        "no chat token secret: set CHAT_TOKEN_SECRET_ARN (Secrets Manager), "
+        "or CHAT_TOKEN_SECRET for local runs and tests"
+    )
