@@ -107,12 +107,14 @@ class ChatChannel:
     def sweep(self) -> int:
         """Forget connections whose expiry passed without a $disconnect; returns how many."""
         now = int(self._clock().timestamp())
-        stale = self._rooms.expired_connections(now)
-        for connection_id in stale:
-            self._rooms.close_session(connection_id)
-            self._connections.delete(connection_id)
-        self._count("ConnectionsSwept", len(stale))
-        return len(stale)
+        swept = 0
+        while stale := self._rooms.expired_connections(now, limit=500):
+            for connection_id in stale:
+                self._rooms.close_session(connection_id)
+                self._connections.delete(connection_id)
+            swept += len(stale)
+        self._count("ConnectionsSwept", swept)
+        return swept
 
     # -- frames -------------------------------------------------------------------------------
     def handle(self, connection_id: str, frame: ClientFrame) -> None:

@@ -20,10 +20,9 @@ class ConnectionStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionStore:
-        import boto3
+        from courier.dynamodb_tables import dynamodb_table
 
-        resource = boto3.resource("dynamodb", endpoint_url=settings.aws_endpoint_url or None)
-        return cls(resource.Table(settings.chat_connections_table))
+        return cls(dynamodb_table(settings, settings.chat_connections_table))
 
     def put(self, session: Session, *, connected_at: str, expires_at: int) -> None:
         self._table.put_item(

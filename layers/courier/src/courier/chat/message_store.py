@@ -72,11 +72,10 @@ class MessageStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MessageStore:
-        import boto3
+        from courier.dynamodb_tables import dynamodb_table
 
-        resource = boto3.resource("dynamodb", endpoint_url=settings.aws_endpoint_url or None)
         return cls(
-            resource.Table(settings.chat_messages_table),
+            dynamodb_table(settings, settings.chat_messages_table),
             day_shards=settings.chat_day_shards,
             timezone=settings.service_timezone,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -140,27 +139,12 @@ class TokenSigner:
             raise InvalidToken(f"bad claims: {', '.join(fields) or 'payload'}") from None
 
 
-def _secret_from_secrets_manager(secret_arn: str) -> str:
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    # Powertools caches the value (POWERTOOLS_PARAMETERS_MAX_AGE, 5 s by default), so warm
-    # invocations rarely call Secrets Manager and a rotated secret is picked up soon after.
-    raw = str(get_secret(secret_arn))
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
-    if not isinstance(value, dict):
-        return raw
-    if "secret" not in value:
-        raise RuntimeError(f"secret {secret_arn} is JSON without a 'secret' key")
-    return str(value["secret"])
-
-
 def token_signer_from_settings(settings: Settings) -> TokenSigner:
     """The signer for this deployment: Secrets Manager in AWS, a plain setting for local runs."""
     if settings.chat_token_secret_arn:
-        return TokenSigner(_secret_from_secrets_manager(settings.chat_token_secret_arn))
+        from courier.secret_store import secret_value
+
+        return TokenSigner(secret_value(settings.chat_token_secret_arn, json_key="secret"))
     if settings.chat_token_secret:
         return TokenSigner(settings.chat_token_secret)
     raise RuntimeError(

@@ -17,10 +17,9 @@ class OptOutList:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OptOutList:
-        import boto3
+        from courier.dynamodb_tables import dynamodb_table
 
-        resource = boto3.resource("dynamodb", endpoint_url=settings.aws_endpoint_url or None)
-        return cls(resource.Table(settings.sms_opt_out_table))
+        return cls(dynamodb_table(settings, settings.sms_opt_out_table))
 
     def is_opted_out(self, phone_number: str) -> bool:
         item = self._table.get_item(

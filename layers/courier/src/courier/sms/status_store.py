@@ -83,11 +83,10 @@ class SmsStatusStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmsStatusStore:
-        import boto3
+        from courier.dynamodb_tables import dynamodb_table
 
-        resource = boto3.resource("dynamodb", endpoint_url=settings.aws_endpoint_url or None)
         return cls(
-            resource.Table(settings.sms_messages_table),
+            dynamodb_table(settings, settings.sms_messages_table),
             day_shards=settings.sms_day_shards,
             timezone=settings.service_timezone,
             ttl_days=settings.sms_status_ttl_days,
