@@ -2,15 +2,18 @@
 #
 #   make test      tools + lint + validate + build + pytest (what CI runs via .ci/run)
 #   make tools     bootstrap the pinned toolchain (idempotent; stamps skip work on re-runs)
+#                  (Python tools, and asl-validator from package-lock.json via npm ci)
 #   make lint      ruff check, ruff format --check, mypy
-#   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint, checkov
+#   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint, checkov,
+#                  asl-validator on statemachines/*.asl.json + their DefinitionSubstitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
 #   make bench     benchmarks (bench/run_all.py [BENCH="name ..."], else every bench/*.py)
 #   make schemas   export the JSON Schemas for producers
 #   make requirements  regenerate layers/courier/requirements.txt from uv.lock
 #
-# Each tool with conflicting pins (SAM CLI, checkov) lives in its own venv under .tools/.
+# Each tool with conflicting pins (SAM CLI, checkov) lives in its own venv under .tools/;
+# the Node tool (asl-validator, pinned in package.json/package-lock.json) in node_modules/.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -49,20 +52,26 @@ UV_STAMP      := $(TOOLS)/uv/.installed-$(UV_VERSION)
 SAM_STAMP     := $(TOOLS)/sam/.installed-$(SAM_VERSION)
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
 VENV_STAMP    := $(VENV)/.synced.stamp
+NODE_STAMP    := $(CURDIR)/node_modules/.installed.stamp
 
 LAYER_REQUIREMENTS := layers/courier/requirements.txt
 UV_EXPORT := $(UV) export --frozen --no-dev --no-emit-project --format requirements-txt
 
 CHECKOV_FLAGS := --skip-download --framework cloudformation --compact --quiet
 
+# State machine definitions (DefinitionUri files); asl-validator runs from node_modules only.
+ASL_FILES     := $(sort $(wildcard statemachines/*.asl.json))
+ASL_VALIDATOR := npx --no-install asl-validator
+
 .PHONY: help tools redis-server lint validate requirements requirements-check sam-validate \
-        cfn-lint checkov build pytest test bench dev schemas clean distclean lock-check
+        cfn-lint checkov asl-validate build pytest test bench dev schemas clean distclean \
+        lock-check node-check
 
 help:
-	@sed -n '2,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
-tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) redis-server
+tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) redis-server
 
 $(UV_STAMP):
 	@echo "==> uv $(UV_VERSION) -> .tools/uv"
@@ -90,6 +99,19 @@ $(CHECKOV_STAMP): $(UV_STAMP)
 	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python "checkov==$(CHECKOV_VERSION)"
 	touch $@
 
+# asl-validator from the committed lockfile; re-run when the lockfile (or package.json) is
+# newer than the stamp. npm ci removes node_modules first, stamp included.
+$(NODE_STAMP): package.json package-lock.json | node-check
+	@echo "==> npm ci -> node_modules (asl-validator)"
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-check:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "node and npm (Node.js >= 20) are required for asl-validator; install Node.js" >&2; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
+	  echo "Node.js >= 20 required (found $$(node --version))" >&2; exit 1; }
+
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "==> apt-get install redis-server"; \
@@ -107,7 +129,7 @@ lint: $(VENV_STAMP)
 	if [ -n "$$failed" ]; then echo "lint failed:$$failed" >&2; exit 1; fi
 
 # ---- validate --------------------------------------------------------------
-validate: lock-check requirements-check sam-validate cfn-lint checkov
+validate: lock-check requirements-check sam-validate cfn-lint checkov asl-validate
 
 requirements: $(UV_STAMP)
 	$(UV_EXPORT) > $(LAYER_REQUIREMENTS)
@@ -133,6 +155,23 @@ cfn-lint: $(VENV_STAMP)
 checkov: $(CHECKOV_STAMP)
 	@echo "==> checkov"
 	$(CHECKOV) $(CHECKOV_FLAGS) --file template.yaml
+
+# cfn-lint cannot see DefinitionUri files (SAM turns them into S3 locations), so the state
+# machines get their own check: asl-validator (schema, dangling Next/Default targets,
+# unreachable states, paths and intrinsic functions) on each file as committed: it accepts
+# the ${...} DefinitionSubstitutions placeholders, which only ever stand inside strings.
+# Then every placeholder of a DefinitionUri file must have a DefinitionSubstitutions
+# entry in template.yaml and every entry a placeholder (a missing one would deploy and
+# fail only when the state runs).
+asl-validate: $(NODE_STAMP) $(VENV_STAMP)
+	@echo "==> asl-validator $(ASL_FILES)"
+	@failed=""; \
+	for f in $(ASL_FILES); do \
+	  $(ASL_VALIDATOR) --json-path "$$f" || failed="$$failed $$f"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "invalid state machine definition:$$failed" >&2; exit 1; fi
+	@echo "==> DefinitionSubstitutions match the placeholders"
+	@$(VBIN)/python -c "$$ASL_SUBSTITUTIONS_CHECK" template.yaml
 
 # ---- build -----------------------------------------------------------------
 build: $(SAM_STAMP)
@@ -182,4 +221,35 @@ clean:
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
 
 distclean: clean
-	rm -rf .tools .venv
+	rm -rf .tools .venv node_modules
+
+# ---- embedded scripts ------------------------------------------------------
+# Used by asl-validate: compares the ${...} placeholders of each AWS::Serverless::StateMachine
+# DefinitionUri file with the keys of its DefinitionSubstitutions.
+define ASL_SUBSTITUTIONS_CHECK
+import re, sys
+from pathlib import Path
+from cfnlint.decode import decode
+
+template, problems = decode(sys.argv[1])
+if problems or template is None:
+    sys.exit(f"{sys.argv[1]}: cannot be parsed: {problems}")
+errors, checked = [], 0
+for name, resource in template.get("Resources", {}).items():
+    props = resource.get("Properties", {}) if resource.get("Type") == "AWS::Serverless::StateMachine" else {}
+    uri = props.get("DefinitionUri")
+    if not isinstance(uri, str):
+        continue
+    checked += 1
+    used = set(re.findall(r"\$$\{([^}]+)\}", Path(uri).read_text()))
+    given = set(props.get("DefinitionSubstitutions", {}))
+    errors += [f"{uri}: $${{{k}}} has no DefinitionSubstitutions entry in {name}" for k in sorted(used - given)]
+    errors += [f"{name}: DefinitionSubstitutions {k} is not used in {uri}" for k in sorted(given - used)]
+    if used == given:
+        print(f"{name}: {uri}: {len(used)} placeholders, each substituted")
+if errors:
+    sys.exit("\n".join(errors))
+if not checked:
+    print("no AWS::Serverless::StateMachine with a DefinitionUri file")
+endef
+export ASL_SUBSTITUTIONS_CHECK

@@ -10,7 +10,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.harness import ACCOUNT, REGION, create_table_from_template
+from courier.stats import wiring as stats_wiring
+from tests.harness import ACCOUNT, REGION, create_table_from_template, template_resources
+from tests.integration.stats_day import (
+    BUCKET,
+    CHAT_SHARDS,
+    NOW,
+    SMS_SHARDS,
+    Stack,
+)
 
 
 @dataclass
@@ -119,3 +127,57 @@ def chat_env(aws_env: None, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         }.items():
             monkeypatch.setenv(name, value)
         yield dynamodb
+
+
+STATS_STEPS = (
+    stats_wiring.stats_planner,
+    stats_wiring.stats_aggregator,
+    stats_wiring.stats_publisher,
+)
+
+
+@pytest.fixture
+def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The stats tables, bucket and settings in moto, with the clock at 00:10 on the 25th (KST)."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_table_from_template(client, "SmsMessagesTable", "SmsMessages")
+        create_table_from_template(client, "ChatMessagesTable", "ChatMessages")
+        if "DailyStatsTable" in template_resources():
+            create_table_from_template(client, "DailyStatsTable", "DailyStats")
+        else:
+            # The DailyStats table as the template declares it: key `date` (string), on demand.
+            client.create_table(
+                TableName="DailyStats",
+                KeySchema=[{"AttributeName": "date", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "date", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        for name, value in {
+            "SMS_MESSAGES_TABLE": "SmsMessages",
+            "CHAT_MESSAGES_TABLE": "ChatMessages",
+            "STATS_TABLE": "DailyStats",
+            "STATS_REPORTS_BUCKET": BUCKET,
+            "STATS_TOP_ROOMS": "2",
+            "SMS_DAY_SHARDS": str(SMS_SHARDS),
+            "CHAT_DAY_SHARDS": str(CHAT_SHARDS),
+            "SERVICE_TIMEZONE": "Asia/Seoul",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(stats_wiring, "system_clock", lambda: NOW)
+        for cached in (
+            stats_wiring.stats_planner,
+            stats_wiring.stats_aggregator,
+            stats_wiring.stats_publisher,
+        ):
+            cached.cache_clear()
+        yield Stack()
+        for cached in (
+            stats_wiring.stats_planner,
+            stats_wiring.stats_aggregator,
+            stats_wiring.stats_publisher,
+        ):
+            cached.cache_clear()

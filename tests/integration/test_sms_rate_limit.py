@@ -23,28 +23,39 @@ def _key() -> str:
 
 
 def test_slots_are_spaced_evenly_at_the_rate(client: redis.Redis) -> None:
-    # Given a limiter at 50 tokens/s with no burst beyond one
-    limiter = RedisRateLimiter(client, key=_key(), rate=50, sleep=lambda _: None)
+    # Given a limiter at 5 tokens/s with no burst beyond one
+    key = _key()
+    limiter = RedisRateLimiter(client, key=key, rate=5, sleep=lambda _: None)
 
     # When ten single tokens are taken back to back without sleeping
-    waits = [limiter.acquire(1) for _ in range(10)]
+    waits, slots = [], []
+    for _ in range(10):
+        waits.append(limiter.acquire(1))
+        slots.append(int(client.get(key) or 0))  # the reserved schedule, in µs of Redis time
 
-    # Then the reserved waits step by 1/50 s each (the first goes at once)
+    # Then the first goes at once and each later one is booked exactly 1/5 s after the last
+    # (the booked times, not the waits: those also shrink by however long each call took)
     assert waits[0] == pytest.approx(0.0, abs=0.002)
-    steps = [b - a for a, b in pairwise(waits)]
-    assert all(step == pytest.approx(0.02, abs=0.004) for step in steps)
+    assert [b - a for a, b in pairwise(slots)] == [200_000] * 9
+    assert all(0.1 < wait - previous <= 0.2 for previous, wait in pairwise(waits))
 
 
 def test_multi_part_messages_take_one_token_per_part(client: redis.Redis) -> None:
     # Given a limiter at 10 tokens/s
-    limiter = RedisRateLimiter(client, key=_key(), rate=10, sleep=lambda _: None)
+    key = _key()
+    limiter = RedisRateLimiter(client, key=key, rate=10, sleep=lambda _: None)
 
     # When a 3-part message and then a 1-part message are sent
-    waits = [limiter.acquire(3), limiter.acquire(1)]
+    first_wait = limiter.acquire(3)
+    after_first = int(client.get(key) or 0)
+    second_wait = limiter.acquire(1)
+    after_second = int(client.get(key) or 0)
 
-    # Then the 3 parts take 0.3 s of budget: the second message waits for them
-    assert waits[0] == pytest.approx(0.2, abs=0.01)
-    assert waits[1] == pytest.approx(0.3, abs=0.01)
+    # Then the 3 parts book 0.3 s of the schedule (the first goes after 0.2 s: one is free),
+    # and the single part after them books 0.1 s more
+    assert first_wait == pytest.approx(0.2, abs=0.01)
+    assert after_second - after_first == 100_000
+    assert 0.2 < second_wait <= 0.3
 
 
 def test_a_wait_beyond_the_budget_reserves_nothing(client: redis.Redis) -> None:

@@ -88,6 +88,11 @@ class Settings(BaseModel):
     sms_transactional_queue_url: str = ""
     sms_bulk_queue_url: str = ""
 
+    # Daily stats batch
+    stats_table: str = "DailyStats"
+    stats_reports_bucket: str = ""
+    stats_top_rooms: int = Field(default=10, ge=1, le=100)
+
     # Overrides for emulators (MiniStack/moto server); empty in AWS
     aws_endpoint_url: str = ""
 

@@ -1,0 +1,32 @@
+"""Lambda handler, stats plan step: `{}` or `{"date": "YYYY-MM-DD"}` → the day and its shards.
+
+Raises InvalidStatsInput (not retried by the state machine) for a malformed, impossible, current
+or future date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from courier.observability import logger, tracer
+from courier.stats.contract import PlanRequest
+from courier.stats.errors import InvalidStatsInput
+from courier.stats.wiring import stats_planner
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise InvalidStatsInput("the execution input must be a JSON object")
+    try:
+        request = PlanRequest.model_validate(event)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise InvalidStatsInput(f"invalid stats input: {problems}") from None
+    result = stats_planner().plan(request)
+    logger.info("stats day planned", extra={"date": result.date, "shards": len(result.shards)})
+    return result.model_dump(mode="json")

@@ -1,0 +1,67 @@
+"""Which day a run covers, and the day-shards the Map state reads in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from courier.stats.contract import DAY_PATTERN, PlanRequest, PlanResult, ShardTask
+from courier.stats.errors import InvalidStatsInput
+
+
+def resolve_day(requested: str | None, *, now: datetime, timezone: str) -> date:
+    """The day to aggregate: `requested`, or yesterday in `timezone` when there is none.
+
+    Raises InvalidStatsInput for a malformed or impossible date and for a day that is not over yet
+    in `timezone` (today or later): its records are still being written.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    if requested is None:
+        return today - timedelta(days=1)
+    if not DAY_PATTERN.fullmatch(requested):
+        raise InvalidStatsInput(f"date {requested!r} is not written YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(requested)
+    except ValueError as error:
+        raise InvalidStatsInput(f"date {requested!r} is not a calendar day: {error}") from None
+    if day >= today:
+        raise InvalidStatsInput(
+            f"date {requested} is not over yet in {timezone} (today there is {today.isoformat()}); "
+            "only past days can be aggregated"
+        )
+    return day
+
+
+def shard_tasks(day: date, *, sms_shards: int, chat_shards: int) -> list[ShardTask]:
+    """Every SMS shard, then every chat shard, in order."""
+    text = day.isoformat()
+    return [ShardTask(date=text, source="sms", shard=n) for n in range(sms_shards)] + [
+        ShardTask(date=text, source="chat", shard=n) for n in range(chat_shards)
+    ]
+
+
+class StatsPlanner:
+    """The plan step: resolve the day against the clock, list its shards."""
+
+    def __init__(
+        self,
+        *,
+        sms_shards: int,
+        chat_shards: int,
+        timezone: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sms_shards = sms_shards
+        self._chat_shards = chat_shards
+        self._timezone = timezone
+        self._clock = clock
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        day = resolve_day(request.date, now=self._clock(), timezone=self._timezone)
+        return PlanResult(
+            date=day.isoformat(),
+            shards=shard_tasks(day, sms_shards=self._sms_shards, chat_shards=self._chat_shards),
+        )

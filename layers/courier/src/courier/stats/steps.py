@@ -1,0 +1,147 @@
+"""The aggregate and publish steps, over ports the adapters implement (no AWS types here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import tzinfo
+from typing import Any, Protocol, TypeVar
+
+from courier.stats.contract import (
+    SOURCES,
+    PartialRef,
+    PublishRequest,
+    PublishResult,
+    ShardTask,
+    Source,
+    partial_key,
+    report_keys,
+)
+from courier.stats.errors import PartialsMismatch
+from courier.stats.report import daily_stats, render_csv, render_json, stats_item, summary_line
+from courier.stats.tallies import ChatTally, PartialDocument, SmsTally, Tally, fold
+
+TallyT = TypeVar("TallyT", SmsTally, ChatTally)
+
+JSON_TYPE = "application/json"
+CSV_TYPE = "text/csv; charset=utf-8"
+
+
+class RecordPager(Protocol):
+    """Pages of one day-shard's records (the DynamoDB adapter: Query + LastEvaluatedKey)."""
+
+    def pages(self, day_shard: str) -> Iterator[Sequence[Mapping[str, Any]]]: ...
+
+
+class ObjectStore(Protocol):
+    """The reports bucket."""
+
+    def put(self, key: str, body: bytes, *, content_type: str) -> str:
+        """Store (overwrite) an object; returns its `s3://bucket/key` location."""
+        ...
+
+    def get(self, key: str) -> bytes: ...
+
+
+class StatsTable(Protocol):
+    def put(self, item: Mapping[str, Any]) -> None:
+        """Write (overwrite) a day's item."""
+        ...
+
+
+class StatsAggregator:
+    """The aggregate step: fold one day-shard page by page, store the partial, return a pointer."""
+
+    def __init__(
+        self, *, pagers: Mapping[Source, RecordPager], objects: ObjectStore, zone: tzinfo
+    ) -> None:
+        self._pagers = pagers
+        self._objects = objects
+        self._zone = zone
+
+    def aggregate(self, task: ShardTask) -> PartialRef:
+        tally = fold(task.source, self._pagers[task.source].pages(task.day_shard), zone=self._zone)
+        document = PartialDocument.of(task.date, task.source, task.shard, tally)
+        key = partial_key(task.date, task.source, task.shard)
+        self._objects.put(key, document.to_bytes(), content_type=JSON_TYPE)
+        return PartialRef(
+            source=task.source, shard=task.shard, records=tally.records, partial_key=key
+        )
+
+
+class StatsPublisher:
+    """The publish step: merge every partial of the day, write the item and both reports."""
+
+    def __init__(
+        self,
+        *,
+        objects: ObjectStore,
+        table: StatsTable,
+        shards: Mapping[Source, int],
+        timezone: str,
+        top_rooms: int,
+    ) -> None:
+        self._objects = objects
+        self._table = table
+        self._shards = shards
+        self._timezone = timezone
+        self._top_rooms = top_rooms
+
+    def check_complete(self, request: PublishRequest) -> None:
+        """Exactly one partial per planned shard, each at the key the aggregate step uses."""
+        seen: set[tuple[Source, int]] = set()
+        for ref in request.partials:
+            if (ref.source, ref.shard) in seen:
+                raise PartialsMismatch(f"{ref.source} shard {ref.shard} is listed twice")
+            seen.add((ref.source, ref.shard))
+            expected = partial_key(request.date, ref.source, ref.shard)
+            if ref.partial_key != expected:
+                raise PartialsMismatch(f"partial key {ref.partial_key!r} is not {expected!r}")
+        wanted = {(source, n) for source in SOURCES for n in range(self._shards[source])}
+        missing, extra = sorted(wanted - seen), sorted(seen - wanted)
+        if missing or extra:
+            raise PartialsMismatch(
+                f"partials do not match the plan: missing {missing}, unexpected {extra}"
+            )
+
+    def load(self, day: str, ref: PartialRef) -> Tally:
+        document = PartialDocument.from_bytes(self._objects.get(ref.partial_key))
+        if (document.date, document.source, document.shard) != (day, ref.source, ref.shard):
+            raise PartialsMismatch(f"{ref.partial_key} holds another day-shard")
+        if document.records != ref.records:
+            raise PartialsMismatch(
+                f"{ref.partial_key} holds {document.records} records, the step reported "
+                f"{ref.records} (overwritten by another run?)"
+            )
+        return document.tally
+
+    def _tallies(
+        self, request: PublishRequest, source: Source, kind: type[TallyT]
+    ) -> Iterator[TallyT]:
+        for ref in sorted(request.partials, key=lambda ref: ref.shard):
+            if ref.source == source:
+                tally = self.load(request.date, ref)
+                assert isinstance(tally, kind)  # a partial's tally is of its source (validated)
+                yield tally
+
+    def publish(self, request: PublishRequest) -> PublishResult:
+        self.check_complete(request)
+        # One partial in memory at a time, merged into the running totals as it is read.
+        sms = SmsTally.merge_all(self._tallies(request, "sms", SmsTally))
+        chat = ChatTally.merge_all(self._tallies(request, "chat", ChatTally))
+        stats = daily_stats(
+            request.date,
+            sms=sms,
+            chat=chat,
+            timezone=self._timezone,
+            top_room_count=self._top_rooms,
+        )
+        summary = summary_line(stats)
+        json_key, csv_key = report_keys(request.date)
+        report_json = self._objects.put(json_key, render_json(stats), content_type=JSON_TYPE)
+        report_csv = self._objects.put(csv_key, render_csv(stats), content_type=CSV_TYPE)
+        self._table.put(
+            stats_item(stats, summary=summary, report_json=report_json, report_csv=report_csv)
+        )
+        return PublishResult(
+            date=request.date, summary=summary, report_json=report_json, report_csv=report_csv
+        )

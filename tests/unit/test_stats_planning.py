@@ -1,0 +1,152 @@
+"""The stats plan step: which day a run covers, its shard list, and the inputs it refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+import plan
+from courier.stats import wiring
+from courier.stats.contract import PartialRef, PlanRequest, PublishRequest, ShardTask
+from courier.stats.errors import InvalidStatsInput
+from courier.stats.planning import StatsPlanner, resolve_day, shard_tasks
+from tests.harness import FakeLambdaContext, load_event
+
+SEOUL = "Asia/Seoul"
+# 23:30 UTC on the 24th is 08:30 on the 25th in Seoul: "yesterday" there is the 24th, not the 23rd.
+LATE_UTC = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+
+
+def test_no_date_means_yesterday_in_seoul_across_the_utc_date_boundary() -> None:
+    assert resolve_day(None, now=LATE_UTC, timezone=SEOUL) == date(2026, 11, 24)
+    # In UTC the same instant's "yesterday" is a day earlier.
+    assert resolve_day(None, now=LATE_UTC, timezone="UTC") == date(2026, 11, 23)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 11, 24, 14, 59, 59, tzinfo=UTC), date(2026, 11, 23)),  # 23:59:59 KST
+        (datetime(2026, 11, 24, 15, 0, 0, tzinfo=UTC), date(2026, 11, 24)),  # 00:00 KST
+        (datetime(2026, 1, 1, 0, 10, tzinfo=UTC), date(2025, 12, 31)),  # across a year
+        (datetime(2028, 3, 1, 1, 0, tzinfo=UTC), date(2028, 2, 29)),  # leap day
+    ],
+)
+def test_yesterday_follows_the_seoul_calendar(now: datetime, expected: date) -> None:
+    assert resolve_day(None, now=now, timezone=SEOUL) == expected
+
+
+def test_a_past_date_is_backfilled() -> None:
+    assert resolve_day("2026-11-24", now=LATE_UTC, timezone=SEOUL) == date(2026, 11, 24)
+    assert resolve_day("2020-02-29", now=LATE_UTC, timezone=SEOUL) == date(2020, 2, 29)
+
+
+@pytest.mark.parametrize(
+    ("requested", "message"),
+    [
+        ("2026-11-25", "not over yet"),  # today in Seoul (still the 24th in UTC)
+        ("2026-11-26", "not over yet"),
+        ("2099-01-01", "not over yet"),
+        ("2026-02-30", "not a calendar day"),
+        ("2026-13-01", "not a calendar day"),
+        ("2026-11-4", "YYYY-MM-DD"),
+        ("20261124", "YYYY-MM-DD"),
+        ("2026-11-24T00:00", "YYYY-MM-DD"),
+        ("yesterday", "YYYY-MM-DD"),
+        ("", "YYYY-MM-DD"),
+        ("\uff12\uff10\uff12\uff16-11-24", "YYYY-MM-DD"),  # full-width digits
+        ("\u0662\u0660\u0662\u0666-11-24", "YYYY-MM-DD"),  # Arabic-Indic digits
+    ],
+)
+def test_invalid_today_and_future_dates_are_refused(requested: str, message: str) -> None:
+    with pytest.raises(InvalidStatsInput, match=message):
+        resolve_day(requested, now=LATE_UTC, timezone=SEOUL)
+
+
+def test_the_clock_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        resolve_day(None, now=datetime(2026, 11, 24, 23, 30), timezone=SEOUL)
+
+
+def test_the_error_type_is_the_state_machines_contract() -> None:
+    assert InvalidStatsInput.__name__ == "InvalidStatsInput"
+    assert issubclass(InvalidStatsInput, ValueError)
+
+
+@pytest.mark.parametrize(("sms", "chat"), [(1, 1), (16, 16), (4, 7), (256, 1)])
+def test_shard_list_has_every_sms_then_every_chat_shard(sms: int, chat: int) -> None:
+    tasks = shard_tasks(date(2026, 11, 24), sms_shards=sms, chat_shards=chat)
+    assert len(tasks) == sms + chat
+    assert [(t.source, t.shard) for t in tasks] == [("sms", n) for n in range(sms)] + [
+        ("chat", n) for n in range(chat)
+    ]
+    assert {t.date for t in tasks} == {"2026-11-24"}
+    assert tasks[-1].day_shard == f"2026-11-24#{chat - 1:02d}"
+
+
+def test_planner_output_is_the_documented_shape() -> None:
+    planner = StatsPlanner(sms_shards=2, chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC)
+    assert planner.plan(PlanRequest()).model_dump(mode="json") == {
+        "date": "2026-11-24",
+        "shards": [
+            {"date": "2026-11-24", "source": "sms", "shard": 0},
+            {"date": "2026-11-24", "source": "sms", "shard": 1},
+            {"date": "2026-11-24", "source": "chat", "shard": 0},
+        ],
+    }
+
+
+CONTEXT: Any = FakeLambdaContext()
+
+
+@pytest.fixture
+def late_clock(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The plan handler as deployed, with 3 SMS and 2 chat shards, at LATE_UTC."""
+    monkeypatch.setenv("SMS_DAY_SHARDS", "3")
+    monkeypatch.setenv("CHAT_DAY_SHARDS", "2")
+    monkeypatch.setattr(wiring, "system_clock", lambda: LATE_UTC)
+    wiring.stats_planner.cache_clear()
+    yield
+    wiring.stats_planner.cache_clear()
+
+
+@pytest.mark.usefixtures("late_clock")
+def test_handler_plans_yesterday_and_ignores_unknown_keys() -> None:
+    for event in (
+        load_event("stats/plan-yesterday.json"),
+        load_event("stats/scheduled-start.json"),
+        {"scheduled_time": "2026-11-25T00:10:00+09:00", "date": None},
+    ):
+        result = plan.handler(event, CONTEXT)
+        assert result["date"] == "2026-11-24"
+        assert len(result["shards"]) == 5
+
+
+@pytest.mark.usefixtures("late_clock")
+def test_handler_backfills_the_event_files_day() -> None:
+    result = plan.handler(load_event("stats/plan-backfill.json"), CONTEXT)
+    assert result["date"] == "2026-11-24"
+    assert result["shards"][0] == {"date": "2026-11-24", "source": "sms", "shard": 0}
+
+
+@pytest.mark.usefixtures("late_clock")
+@pytest.mark.parametrize(
+    "event",
+    [{"date": "2026-11-25"}, {"date": "2026-02-30"}, {"date": 20261124}, {"date": ["x"]}],
+)
+def test_handler_raises_invalid_stats_input(event: dict[str, object]) -> None:
+    with pytest.raises(InvalidStatsInput):
+        plan.handler(event, CONTEXT)
+
+
+def test_step_event_files_match_the_contract() -> None:
+    task = ShardTask.model_validate(load_event("stats/aggregate.json"))
+    assert task.day_shard == "2026-11-24#03"
+    publish = PublishRequest.model_validate(load_event("stats/publish.json"))
+    assert len(publish.partials) == 32
+    assert all(isinstance(ref, PartialRef) for ref in publish.partials)
+    assert load_event("stats/scheduled-start.json") == {}
+    assert load_event("stats/plan-yesterday.json") == {}

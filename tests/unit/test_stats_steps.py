@@ -1,0 +1,293 @@
+"""The aggregate and publish steps on in-memory ports; the adapters' error mapping via Stubber."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from courier.stats.adapters import DynamoDayShardPager, DynamoStatsTable, S3ObjectStore
+from courier.stats.contract import PartialRef, PublishRequest, ShardTask
+from courier.stats.errors import MissingObject, PartialsMismatch, TransientStatsError
+from courier.stats.steps import StatsAggregator, StatsPublisher
+from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS
+from tests.harness import REGION
+
+SEOUL = ZoneInfo("Asia/Seoul")
+DAY = "2026-11-24"
+
+
+class ListPager:
+    """Records per day-shard, served in pages of `size`; remembers what was asked."""
+
+    def __init__(self, records: Mapping[str, list[dict[str, Any]]], size: int = 2) -> None:
+        self.records = records
+        self.size = size
+        self.asked: list[str] = []
+
+    def pages(self, day_shard: str) -> Iterator[Sequence[Mapping[str, Any]]]:
+        self.asked.append(day_shard)
+        items = self.records.get(day_shard, [])
+        for start in range(0, len(items), self.size):
+            yield items[start : start + self.size]
+
+
+class MemoryObjects:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, body: bytes, *, content_type: str) -> str:
+        self.objects[key] = (body, content_type)
+        return f"s3://reports/{key}"
+
+    def get(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise MissingObject(key)
+        return self.objects[key][0]
+
+
+class MemoryTable:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self.items[item["date"]] = dict(item)
+
+
+def sms(status: str, hour_utc: int, parts: int = 1, reason: str | None = None) -> dict[str, Any]:
+    at = f"2026-11-2{3 if hour_utc >= 15 else 4}T{hour_utc:02d}:10:00.000+00:00"
+    record = {"status": status, "parts": parts, "priority": "transactional", "created_at": at}
+    return record | ({"reason": reason} if reason else {})
+
+
+SMS_RECORDS = {
+    f"{DAY}#00": [sms("DELIVERED", 15, 2), sms("FAILED", 3, 1, "OPTED_OUT"), sms("SENT", 14)],
+    f"{DAY}#01": [sms("DELIVERED", 0)],
+}
+CHAT_RECORDS = {
+    f"{DAY}#00": [{"room": "lobby", "sender_sub": "u1"}, {"room": "lobby", "sender_sub": "u2"}],
+    f"{DAY}#01": [{"room": "dev", "sender_sub": "u1"}],
+    f"{DAY}#02": [],
+}
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.objects = MemoryObjects()
+        self.table = MemoryTable()
+        self.sms_pager = ListPager(SMS_RECORDS)
+        self.chat_pager = ListPager(CHAT_RECORDS)
+        self.aggregator = StatsAggregator(
+            pagers={"sms": self.sms_pager, "chat": self.chat_pager},
+            objects=self.objects,
+            zone=SEOUL,
+        )
+        self.publisher = StatsPublisher(
+            objects=self.objects,
+            table=self.table,
+            shards={"sms": 2, "chat": 3},
+            timezone="Asia/Seoul",
+            top_rooms=5,
+        )
+
+    def aggregate_all(self) -> list[PartialRef]:
+        tasks = [ShardTask(date=DAY, source="sms", shard=n) for n in range(2)] + [
+            ShardTask(date=DAY, source="chat", shard=n) for n in range(3)
+        ]
+        return [self.aggregator.aggregate(task) for task in tasks]
+
+
+def test_aggregate_stores_the_partial_and_returns_a_small_pointer() -> None:
+    stack = Stack()
+    ref = stack.aggregator.aggregate(ShardTask(date=DAY, source="sms", shard=0))
+    assert ref.model_dump() == {
+        "source": "sms",
+        "shard": 0,
+        "records": 3,
+        "partial_key": f"partials/{DAY}/sms-00.json",
+    }
+    assert stack.sms_pager.asked == [f"{DAY}#00"]
+    body, content_type = stack.objects.objects[f"partials/{DAY}/sms-00.json"]
+    assert content_type == "application/json"
+    partial = json.loads(body)
+    assert partial["sms"]["by_status"] == {"DELIVERED": 1, "FAILED": 1, "SENT": 1}
+    assert partial["sms"]["by_hour"][0] == 1  # 15:10 UTC → 00:10 KST
+    assert partial["sms"]["by_hour"][12] == 1  # 03:10 UTC → 12:10 KST
+
+
+def test_an_empty_shard_gives_an_empty_partial() -> None:
+    stack = Stack()
+    ref = stack.aggregator.aggregate(ShardTask(date=DAY, source="chat", shard=2))
+    assert ref.records == 0
+    assert json.loads(stack.objects.objects[ref.partial_key][0])["chat"] == {
+        "messages": 0,
+        "by_room": {},
+        "users": [],
+    }
+
+
+def test_publish_merges_every_partial_and_writes_item_and_reports() -> None:
+    stack = Stack()
+    refs = stack.aggregate_all()
+    result = stack.publisher.publish(PublishRequest(date=DAY, partials=refs))
+    assert result.report_json == f"s3://reports/reports/{DAY}/daily-stats.json"
+    assert result.report_csv == f"s3://reports/reports/{DAY}/daily-stats.csv"
+    assert result.summary.startswith(f"Daily stats {DAY} (Asia/Seoul): SMS 4 jobs")
+    item = stack.table.items[DAY]
+    assert item["sms"]["by_status"] == {"DELIVERED": 2, "FAILED": 1, "SENT": 1}
+    assert item["sms"]["parts"] == 5
+    assert item["chat"]["active_users"] == 2
+    assert item["chat"]["top_rooms"] == [
+        {"room": "lobby", "messages": 2},
+        {"room": "dev", "messages": 1},
+    ]
+    assert stack.objects.objects[f"reports/{DAY}/daily-stats.csv"][1].startswith("text/csv")
+
+
+def test_publish_is_independent_of_the_order_of_the_partials() -> None:
+    stack = Stack()
+    refs = stack.aggregate_all()
+    stack.publisher.publish(PublishRequest(date=DAY, partials=refs))
+    first = dict(stack.objects.objects)
+    stack.publisher.publish(PublishRequest(date=DAY, partials=list(reversed(refs))))
+    assert stack.objects.objects == first
+
+
+def test_publish_refuses_missing_duplicate_and_foreign_partials() -> None:
+    stack = Stack()
+    refs = stack.aggregate_all()
+    with pytest.raises(PartialsMismatch, match=r"missing \[\('chat', 2\)\]"):
+        stack.publisher.publish(PublishRequest(date=DAY, partials=refs[:-1]))
+    with pytest.raises(PartialsMismatch, match="listed twice"):
+        stack.publisher.publish(PublishRequest(date=DAY, partials=[*refs, refs[0]]))
+    foreign = refs[0].model_copy(update={"partial_key": "reports/other.json"})
+    with pytest.raises(PartialsMismatch, match="is not"):
+        stack.publisher.publish(PublishRequest(date=DAY, partials=[foreign, *refs[1:]]))
+    stale = refs[0].model_copy(update={"records": 99})
+    with pytest.raises(PartialsMismatch, match="holds 3 records"):
+        stack.publisher.publish(PublishRequest(date=DAY, partials=[stale, *refs[1:]]))
+    extra = PartialRef(source="sms", shard=2, records=0, partial_key=f"partials/{DAY}/sms-02.json")
+    with pytest.raises(PartialsMismatch, match=r"unexpected \[\('sms', 2\)\]"):
+        stack.publisher.publish(PublishRequest(date=DAY, partials=[*refs, extra]))
+    del stack.objects.objects[refs[1].partial_key]
+    with pytest.raises(MissingObject):
+        stack.publisher.publish(PublishRequest(date=DAY, partials=refs))
+    assert stack.table.items == {}
+
+
+# ---- adapters (botocore Stubber: no network) ---------------------------------------------------
+
+
+@pytest.fixture
+def dynamodb_table(aws_env: None) -> Any:
+    return boto3.resource("dynamodb", region_name=REGION).Table("SmsMessages")
+
+
+def test_pager_queries_the_index_and_follows_last_evaluated_key(dynamodb_table: Any) -> None:
+    pager = DynamoDayShardPager(dynamodb_table, fields=SMS_FIELDS, page_size=2)
+    expected = {
+        "TableName": "SmsMessages",
+        "IndexName": "by_day_shard",
+        "KeyConditionExpression": "#day_shard = :day_shard",
+        "ProjectionExpression": "#f0, #f1, #f2, #f3, #f4, #f5",
+        "ExpressionAttributeNames": {
+            "#day_shard": "day_shard",
+            **{f"#f{n}": name for n, name in enumerate(SMS_FIELDS)},
+        },
+        # The resource layer's view: plain values (it serialises them after the stub's check).
+        "ExpressionAttributeValues": {":day_shard": f"{DAY}#03"},
+        "Limit": 2,
+    }
+    last = {"pk": {"S": "JOB#b"}, "day_shard": {"S": f"{DAY}#03"}, "sk_time": {"S": "t#b"}}
+
+    def item() -> dict[str, Any]:  # a fresh one each time: the resource layer decodes in place
+        return {"status": {"S": "SENT"}, "parts": {"N": "2"}}
+
+    with Stubber(dynamodb_table.meta.client) as stub:
+        stub.add_response(
+            "query", {"Items": [item(), item()], "LastEvaluatedKey": last}, expected_params=expected
+        )
+        stub.add_response(
+            "query",
+            {"Items": [item()]},
+            expected_params={
+                **expected,
+                "ExclusiveStartKey": {"pk": "JOB#b", "day_shard": f"{DAY}#03", "sk_time": "t#b"},
+            },
+        )
+        pages = list(pager.pages(f"{DAY}#03"))
+        stub.assert_no_pending_responses()
+    assert [len(page) for page in pages] == [2, 1]
+    assert pages[0][0]["parts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("ProvisionedThroughputExceededException", 400, True),
+        ("ThrottlingException", 400, True),
+        ("RequestLimitExceeded", 400, True),
+        ("InternalServerError", 500, True),
+        ("ServiceUnavailable", 503, True),
+        ("ValidationException", 400, False),
+        ("ResourceNotFoundException", 400, False),
+        ("AccessDeniedException", 400, False),
+    ],
+)
+def test_pager_raises_transient_only_for_throttling_and_5xx(
+    dynamodb_table: Any, code: str, status: int, transient: bool
+) -> None:
+    from botocore.exceptions import ClientError
+
+    pager = DynamoDayShardPager(dynamodb_table, fields=CHAT_FIELDS)
+    with Stubber(dynamodb_table.meta.client) as stub:
+        stub.add_client_error("query", service_error_code=code, http_status_code=status)
+        with pytest.raises(TransientStatsError if transient else ClientError) as caught:
+            list(pager.pages(f"{DAY}#00"))
+    assert isinstance(caught.value, TransientStatsError) is transient
+
+
+def test_stats_table_put_maps_throttling(dynamodb_table: Any) -> None:
+    table = DynamoStatsTable(dynamodb_table)
+    with Stubber(dynamodb_table.meta.client) as stub:
+        stub.add_client_error(
+            "put_item", service_error_code="ProvisionedThroughputExceededException"
+        )
+        with pytest.raises(TransientStatsError):
+            table.put({"date": DAY})
+
+
+@pytest.fixture
+def s3(aws_env: None) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+def test_object_store_maps_s3_errors(s3: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    store = S3ObjectStore(s3, "reports")
+    with Stubber(s3) as stub:
+        stub.add_client_error("put_object", service_error_code="SlowDown", http_status_code=503)
+        stub.add_client_error(
+            "put_object", service_error_code="InternalError", http_status_code=500
+        )
+        stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
+        stub.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(TransientStatsError):
+            store.put("k", b"x", content_type="text/csv")
+        with pytest.raises(TransientStatsError):
+            store.put("k", b"x", content_type="text/csv")
+        with pytest.raises(MissingObject):
+            store.get("partials/x.json")
+        with pytest.raises(ClientError):
+            store.get("partials/x.json")
+
+
+def test_object_store_needs_a_bucket(s3: Any) -> None:
+    with pytest.raises(ValueError, match="STATS_REPORTS_BUCKET"):
+        S3ObjectStore(s3, "")

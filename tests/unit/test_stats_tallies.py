@@ -1,0 +1,208 @@
+"""Folding pages of records into tallies, and merging tallies: exact and order-independent."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from courier.stats.tallies import (
+    ChatTally,
+    PartialDocument,
+    SmsTally,
+    fold_chat,
+    fold_sms,
+    hour_reader,
+)
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def sms_record(
+    status: str = "SENT",
+    *,
+    created_at: str = "2026-11-23T15:30:00.000+00:00",
+    parts: int | None = 1,
+    priority: str | None = "transactional",
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """An item as the DynamoDB resource returns it (numbers as Decimal)."""
+    record: dict[str, Any] = {
+        "status": status,
+        "created_at": created_at,
+        "sk_time": f"{created_at}#job",
+    }
+    if parts is not None:
+        record["parts"] = Decimal(parts)
+    if priority is not None:
+        record["priority"] = priority
+    if reason is not None:
+        record["reason"] = reason
+    return record
+
+
+def random_sms(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    statuses = ["SENT", "DELIVERED", "FAILED"]
+    reasons = ["INVALID_NUMBER", "OPTED_OUT", "TEXT_BLOCKED: spam", None]
+    return [
+        sms_record(
+            rng.choice(statuses),
+            created_at=f"2026-11-{rng.choice([23, 24])}T"
+            f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}."
+            f"{rng.randrange(1000):03d}+00:00",
+            parts=rng.choice([1, 1, 2, 3, None]),
+            priority=rng.choice(["transactional", "bulk", None]),
+            reason=rng.choice(reasons),
+        )
+        for _ in range(count)
+    ]
+
+
+def random_chat(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    return [
+        {"room": f"room-{rng.randrange(12)}", "sender_sub": f"user-{rng.randrange(40)}"}
+        for _ in range(count)
+    ]
+
+
+def pages(records: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
+
+
+def test_sms_fold_counts_every_number() -> None:
+    records = [
+        sms_record("DELIVERED", parts=2, created_at="2026-11-23T15:00:00.000+00:00"),  # 00 KST
+        sms_record("SENT", parts=1, priority="bulk", created_at="2026-11-24T14:59:59.999+00:00"),
+        sms_record("FAILED", parts=3, reason="INVALID_NUMBER"),
+        sms_record("FAILED", parts=1, reason="INVALID_NUMBER"),
+        sms_record("FAILED", parts=None, reason=None, priority=None),
+    ]
+    tally = fold_sms(pages(records, 2), zone=SEOUL)
+    assert tally.jobs == 5
+    assert tally.by_status == {"DELIVERED": 1, "FAILED": 3, "SENT": 1}
+    assert tally.failed_by_reason == {"INVALID_NUMBER": 2, "UNKNOWN": 1}
+    assert tally.parts_by_status == {"DELIVERED": 2, "FAILED": 4, "SENT": 1}
+    assert tally.by_priority == {"bulk": 1, "transactional": 3, "unknown": 1}
+    expected_hours = [0] * 24
+    expected_hours[0] = 4  # 15:00 and 15:30 UTC are 00:00 and 00:30 in Seoul
+    expected_hours[23] = 1
+    assert tally.by_hour == expected_hours
+
+
+def test_sms_hour_falls_back_to_the_index_sort_key() -> None:
+    record = {"status": "SENT", "sk_time": "2026-11-24T03:15:00.000+00:00#job-1"}
+    assert fold_sms([[record]], zone=SEOUL).by_hour[12] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "hour"),
+    [
+        ("2026-11-23T15:00:00.000+00:00", 0),
+        ("2026-11-24T14:59:59.999+00:00", 23),
+        ("2026-11-24T05:30:00Z", 14),
+        ("2026-11-24T05:30:00", 14),  # naive: UTC
+        ("2026-11-24T05:30:00.123456+09:00", 5),
+        ("2026-11-24T05:30:59.999999-03:30", 18),
+        ("2026-11-24T05:30+05:30", 9),
+    ],
+)
+def test_hour_reader(text: str, hour: int) -> None:
+    assert hour_reader(SEOUL)(text) == hour
+
+
+def test_chat_fold_counts_rooms_and_distinct_users() -> None:
+    records = [
+        {"room": "lobby", "sender_sub": "u1"},
+        {"room": "lobby", "sender_sub": "u2"},
+        {"room": "team-a", "sender_sub": "u1"},
+        {"room": "lobby", "sender_sub": "u1"},
+    ]
+    tally = fold_chat(pages(records, 3))
+    assert tally == ChatTally(messages=4, by_room={"lobby": 3, "team-a": 1}, users=["u1", "u2"])
+
+
+def test_empty_shards_fold_to_empty_tallies() -> None:
+    assert fold_sms([], zone=SEOUL) == SmsTally()
+    assert fold_sms([[], []], zone=SEOUL) == SmsTally()
+    assert fold_chat([[]]) == ChatTally()
+    assert SmsTally.merge_all([]) == SmsTally()
+    assert ChatTally.merge_all([]) == ChatTally()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merged_shard_tallies_equal_one_fold_of_everything(seed: int) -> None:
+    rng = random.Random(seed)
+    sms, chat = random_sms(rng, 600), random_chat(rng, 600)
+    shards = 7
+    sms_parts = [
+        fold_sms(pages(sms[n::shards], rng.randrange(1, 50)), zone=SEOUL) for n in range(shards)
+    ]
+    chat_parts = [fold_chat(pages(chat[n::shards], rng.randrange(1, 50))) for n in range(shards)]
+    assert SmsTally.merge_all(sms_parts) == fold_sms([sms], zone=SEOUL)
+    assert ChatTally.merge_all(chat_parts) == fold_chat([chat])
+    # Any order, any grouping: same result, same bytes.
+    for _ in range(5):
+        rng.shuffle(sms_parts)
+        rng.shuffle(chat_parts)
+        left = SmsTally.merge_all(sms_parts[:3])
+        right = SmsTally.merge_all(sms_parts[3:])
+        assert SmsTally.merge_all([right, left]) == fold_sms([sms], zone=SEOUL)
+        assert ChatTally.merge_all(
+            [ChatTally.merge_all(chat_parts[:2]), ChatTally.merge_all(chat_parts[2:])]
+        ) == fold_chat([chat])
+
+
+def test_fold_does_not_depend_on_record_order_or_page_size() -> None:
+    rng = random.Random(42)
+    records = random_sms(rng, 300)
+    reference = fold_sms([records], zone=SEOUL).model_dump_json()
+    for size in (1, 7, 300, 1000):
+        shuffled = records[:]
+        rng.shuffle(shuffled)
+        assert fold_sms(pages(shuffled, size), zone=SEOUL).model_dump_json() == reference
+
+
+def test_merging_every_permutation_of_three_gives_identical_partial_bytes() -> None:
+    rng = random.Random(7)
+    parts = [fold_chat([random_chat(rng, 50)]) for _ in range(3)]
+    outputs = {
+        PartialDocument.of("2026-11-24", "chat", 0, ChatTally.merge_all(order)).to_bytes()
+        for order in itertools.permutations(parts)
+    }
+    assert len(outputs) == 1
+
+
+def test_tallies_serialise_sorted_whatever_the_insertion_order() -> None:
+    one = ChatTally(messages=3, by_room={"b": 1, "a": 2}, users=["z", "a", "z"])
+    two = ChatTally(messages=3, by_room={"a": 2, "b": 1}, users=["a", "z"])
+    assert one.model_dump_json() == two.model_dump_json()
+    assert one.users == ["a", "z"]
+    assert list(one.by_room) == ["a", "b"]
+
+
+def test_partial_document_round_trips() -> None:
+    tally = fold_sms([random_sms(random.Random(1), 40)], zone=SEOUL)
+    document = PartialDocument.of("2026-11-24", "sms", 5, tally)
+    data = document.to_bytes()
+    assert b" " not in data.replace(b"TEXT_BLOCKED: spam", b"")  # compact
+    again = PartialDocument.from_bytes(data)
+    assert again == document
+    assert again.tally == tally
+    assert again.records == 40
+    assert again.to_bytes() == data
+
+
+def test_partial_document_refuses_a_tally_of_the_other_source() -> None:
+    with pytest.raises(ValidationError, match="exactly one sms tally"):
+        PartialDocument(date="2026-11-24", source="sms", shard=0, records=0, chat=ChatTally())
+    with pytest.raises(ValidationError, match="records does not match"):
+        PartialDocument(date="2026-11-24", source="chat", shard=0, records=2, chat=ChatTally())
+    with pytest.raises(ValidationError):
+        SmsTally(by_hour=[0] * 23)
