@@ -15,6 +15,7 @@ from courier.observability import logger, tracer
 from courier.stats.contract import PlanRequest
 from courier.stats.errors import InvalidStatsInput
 from courier.stats.wiring import stats_planner
+from courier.validation import describe_problems
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -25,8 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = PlanRequest.model_validate(event)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise InvalidStatsInput(f"invalid stats input: {problems}") from None
+        raise InvalidStatsInput(f"invalid stats input: {describe_problems(error)}") from None
     result = stats_planner().plan(request)
     logger.info("stats day planned", extra={"date": result.date, "shards": len(result.shards)})
     return result.model_dump(mode="json")

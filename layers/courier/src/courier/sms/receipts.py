@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from courier.sms.delivery import PoisonJob, RetryLater
 from courier.sms.status import SmsStatus, StatusChange
+from courier.validation import describe_problems
 
 # Final events that mean the handset (or, where carriers give no receipt, the carrier) has it.
 DELIVERED_EVENTS = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})
@@ -48,9 +49,7 @@ def parse_receipt(body: str) -> SmsDeliveryEvent:
     try:
         return SmsDeliveryEvent.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
-        )
+        problems = describe_problems(error)
         raise PoisonJob("SCHEMA_VIOLATION", problems) from error
 
 

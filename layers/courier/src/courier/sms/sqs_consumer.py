@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from courier.observability import logger, metrics
 from courier.sms.contract import SmsJob
 from courier.sms.delivery import DeliveryOutcome, PoisonJob, RetryLater, SmsSender
+from courier.validation import describe_problems
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -49,9 +50,7 @@ def parse_job(body: str) -> SmsJob:
     try:
         return SmsJob.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
-        )
+        problems = describe_problems(error)
         raise PoisonJob("SCHEMA_VIOLATION", problems) from error
 
 
