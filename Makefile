@@ -211,6 +211,14 @@ bench: $(VENV_STAMP) redis-server
 	  done; \
 	fi
 
+# Upload web/ to the stack's web bucket, write config.json from the stack outputs, and
+# invalidate CloudFront (sam deploy uploads no assets). Needs AWS credentials:
+#   make deploy-web STACK=courier-dev [DEPLOY_WEB_FLAGS=--dry-run]
+.PHONY: deploy-web
+deploy-web: $(VENV_STAMP)
+	@test -n "$(STACK)" || { echo "usage: make deploy-web STACK=<stack name>" >&2; exit 1; }
+	$(VBIN)/python scripts/deploy_web.py --stack "$(STACK)" --region $(AWS_DEFAULT_REGION) $(DEPLOY_WEB_FLAGS)
+
 dev:
 	@echo "not yet: the local runtime lands with its own issue"
 

@@ -1,6 +1,7 @@
-"""Write (or check) the committed JSON Schema files of every public contract under schemas/.
+"""Write (or check) the committed JSON Schema files of every public contract under schemas/,
+and the HTTP API's OpenAPI document (schemas/openapi.json).
 
-python -m courier.schema_export            # rewrite schemas/*.schema.json from the models
+python -m courier.schema_export            # rewrite schemas/* from the models and the resolver
 python -m courier.schema_export --check    # exit 1 (with a diff) when any file is out of date
 """
 
@@ -21,12 +22,22 @@ SCHEMA_DIR: Final = Path("schemas")
 SMS_JOB: Final = "sms-job.v1.schema.json"
 CHAT_CLIENT_FRAME: Final = "chat-client-frame.v1.schema.json"
 CHAT_SERVER_EVENT: Final = "chat-server-event.v1.schema.json"
+OPENAPI: Final = "openapi.json"
+
+
+def _http_api_openapi() -> dict[str, object]:
+    """The HTTP API's OpenAPI document (imported lazily: it loads the whole resolver)."""
+    from courier.http_api.routes import openapi_document
+
+    return dict(openapi_document())
+
 
 # File name under schemas/ -> the model's schema. A new version is a new entry, never an edit.
 CONTRACTS: Final[dict[str, Callable[[], dict[str, object]]]] = {
     SMS_JOB: sms_job_json_schema,
     CHAT_CLIENT_FRAME: client_frame_json_schema,
     CHAT_SERVER_EVENT: server_event_json_schema,
+    OPENAPI: _http_api_openapi,
 }
 _COMMAND: Final = "python -m courier.schema_export"
 

@@ -93,6 +93,11 @@ class Settings(BaseModel):
     stats_reports_bucket: str = ""
     stats_top_rooms: int = Field(default=10, ge=1, le=100)
 
+    # HTTP API: the shared value CloudFront sends as `x-origin-verify` (Secrets Manager in AWS;
+    # the plain value for local runs and tests). Neither set: the check is off (logged).
+    origin_verify_secret_arn: str = ""
+    origin_verify_secret: str = Field(default="", repr=False)
+
     # Overrides for emulators (MiniStack/moto server); empty in AWS
     aws_endpoint_url: str = ""
 

@@ -13,18 +13,15 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from courier.chat.frames import (
-    MAX_EVENT_BYTES,
     AckEvent,
     ErrorCode,
     ErrorEvent,
-    HistoryEvent,
     HistoryFrame,
     JoinedEvent,
     JoinFrame,
     LeaveFrame,
     LeftEvent,
     Member,
-    MessageEvent,
     PingFrame,
     PongEvent,
     PresenceEvent,
@@ -32,7 +29,8 @@ from courier.chat.frames import (
     ServerEvent,
     encode_event,
 )
-from courier.chat.message_store import BadCursor, StoredMessage, decode_cursor, encode_cursor
+from courier.chat.history import history_page, message_event
+from courier.chat.message_store import BadCursor, StoredMessage
 from courier.chat.presence import Session
 from courier.observability import logger
 from courier.rate_limit import RateLimitExceeded
@@ -232,35 +230,16 @@ class ChatChannel:
 
     def _history(self, session: Session, frame: HistoryFrame) -> None:
         try:
-            before = decode_cursor(frame.room, frame.cursor) if frame.cursor else None
+            event = history_page(
+                self._rooms, self._messages, frame.room, cursor=frame.cursor, limit=frame.limit
+            )
         except BadCursor as error:
             self.reply(
                 session.connection_id,
                 ErrorEvent(code=ErrorCode.INVALID_FRAME, reason=str(error), action="history"),
             )
             return
-        page: list[MessageEvent] | None = None
-        more = False
-        if before is None:
-            # The newest page comes from Redis when Redis holds a full page of it.
-            recent = self._rooms.recent(frame.room, frame.limit)
-            if len(recent) == frame.limit:
-                page = [MessageEvent.model_validate_json(raw) for raw in recent]
-                more = True
-        if page is None:
-            stored, more = self._messages.page(frame.room, before=before, limit=frame.limit)
-            page = [_message_event(m) for m in stored]
-        page, trimmed = _fit_in_one_post(page)
-        more = more or trimmed
-        page.reverse()  # oldest first within a page; pages go back in time
-        cursor = None
-        if more and page:
-            oldest = page[0]
-            cursor = encode_cursor(frame.room, _sort_key(oldest))
-        self.reply(
-            session.connection_id,
-            HistoryEvent(room=frame.room, messages=page, next_cursor=cursor),
-        )
+        self.reply(session.connection_id, event)
 
     # -- output -------------------------------------------------------------------------------
     def reply(self, connection_id: str, event: ServerEvent) -> None:
@@ -295,30 +274,4 @@ def _member(session: Session) -> Member:
     return Member(sub=session.sub, name=session.name)
 
 
-def _message_event(message: StoredMessage) -> MessageEvent:
-    return MessageEvent(
-        room=message.room,
-        message_id=message.message_id,
-        sender=Member(sub=message.sender_sub, name=message.sender_name),
-        text=message.text,
-        sent_at=message.sent_at,
-        client_msg_id=message.client_msg_id,
-    )
-
-
-def _fit_in_one_post(newest_first: list[MessageEvent]) -> tuple[list[MessageEvent], bool]:
-    """As many of the newest messages as fit one post (API Gateway's 128 KB message limit)."""
-    budget = MAX_EVENT_BYTES - 1024  # room for the envelope: type, room, cursor
-    kept: list[MessageEvent] = []
-    for message in newest_first:
-        budget -= len(message.model_dump_json(exclude_none=True).encode()) + 1
-        if budget < 0:
-            return kept, True
-        kept.append(message)
-    return kept, False
-
-
-def _sort_key(event: MessageEvent) -> str:
-    from courier.chat.message_store import sort_key
-
-    return sort_key(event.sent_at, event.message_id)
+_message_event = message_event

@@ -1,0 +1,1 @@
+"""The HTTP API behind CloudFront's `/api/*`: one Powertools resolver, documented by OpenAPI."""

@@ -1,0 +1,408 @@
+"""The HTTP API: one Powertools resolver (payload format 2.0) with validation and OpenAPI.
+
+    POST /api/sms                       one SmsJob or a list -> 202 per-job results
+    GET  /api/sms/{job_id}              the job's status record
+    GET  /api/stats/{date}              the day's DailyStats numbers
+    GET  /api/rooms/{room}/messages     a history page (Bearer chat token covering the room)
+    GET  /api/openapi.json              this API's OpenAPI document
+
+Before the resolver parses anything, every request must carry CloudFront's `x-origin-verify`
+value (when one is configured) and a body of at most 256 KiB. Errors are `{"code", "message"}`
+(plus `errors` for 422). Operators and services reach the SMS routes through an API Gateway IAM
+authorizer (SigV4), on the API's own URL (such requests skip the origin header); the stats route
+serves aggregates to the web app; people read history with the chat token the WebSocket uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date as calendar_date
+from http import HTTPStatus
+from typing import Annotated, Any, Final
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import (
+    APIKey,
+    APIKeyIn,
+    HTTPBearer,
+    SecurityScheme,
+    Server,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from courier.chat.frames import (
+    HISTORY_DEFAULT_LIMIT,
+    HISTORY_MAX_LIMIT,
+    MAX_CURSOR_CHARS,
+    ROOM_PATTERN,
+    HistoryEvent,
+)
+from courier.chat.history import history_page
+from courier.chat.message_store import BadCursor
+from courier.chat.tokens import InvalidToken, may_access
+from courier.http_api import wiring
+from courier.http_api.errors import (
+    MAX_JOBS,
+    ApiError,
+    ErrorBody,
+    FieldError,
+    job_field_errors,
+    request_field_errors,
+)
+from courier.http_api.models import (
+    JobResultOut,
+    JobStatusOut,
+    StatsOut,
+    SubmitFailed,
+    SubmitResponse,
+)
+from courier.http_api.origin import check_request, expected_origin_secret, header
+from courier.observability import logger
+from courier.settings import get_settings
+from courier.sms.contract import JOB_ID_PATTERN, SmsJob
+from courier.sms.producer import validate_jobs
+from courier.stats.contract import DAY_PATTERN
+
+TITLE: Final = "Courier HTTP API"
+VERSION: Final = "1.0.0"
+
+SIGV4: Final = "sigv4"
+CHAT_TOKEN: Final = "chatToken"  # noqa: S105 (a scheme name)
+SECURITY_SCHEMES: Final[dict[str, SecurityScheme]] = {
+    SIGV4: APIKey.model_validate(
+        {
+            "name": "Authorization",
+            "in": APIKeyIn.header,
+            "description": "AWS Signature Version 4 (API Gateway IAM authorization), for services.",
+        }
+    ),
+    CHAT_TOKEN: HTTPBearer(
+        bearerFormat="JWT",
+        description="The signed chat token the WebSocket API accepts (HS256, rooms claim).",
+    ),
+}
+
+# Method sets of every route, for 405 on a known path (kept equal to the resolver's; tested).
+ROUTES: Final[dict[str, frozenset[str]]] = {
+    "/api/sms": frozenset({"POST"}),
+    "/api/sms/{job_id}": frozenset({"GET"}),
+    "/api/stats/{date}": frozenset({"GET"}),
+    "/api/rooms/{room}/messages": frozenset({"GET"}),
+    "/api/openapi.json": frozenset({"GET"}),
+}
+_ROUTE_PATTERNS: Final = [
+    (re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(path)) + "/?$"), methods)
+    for path, methods in ROUTES.items()
+]
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+        for status in statuses
+    }
+
+
+class CourierResolver(APIGatewayHttpResolver):
+    """The resolver, refusing requests that bypass CloudFront or are too large before parsing."""
+
+    _origin_check_logged = False
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        settings = get_settings()
+        expected = expected_origin_secret(settings)
+        if expected is None and not CourierResolver._origin_check_logged:
+            logger.warning(
+                "origin verification is off: set ORIGIN_VERIFY_SECRET_ARN (or "
+                "ORIGIN_VERIFY_SECRET locally) so calls that bypass CloudFront are refused"
+            )
+            CourierResolver._origin_check_logged = True
+        try:
+            check_request(event, expected_secret=expected)
+        except ApiError as error:
+            return _proxy_response(error)
+        result: dict[str, Any] = super().resolve(event, context)
+        return result
+
+
+def _proxy_response(error: ApiError) -> dict[str, Any]:
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, **error.headers},
+        "body": json.dumps(error.body(), separators=(",", ":")),
+        "isBase64Encoded": False,
+        "cookies": [],
+    }
+
+
+app = CourierResolver(enable_validation=True)
+
+
+def _error_response(error: ApiError) -> Response[Any]:
+    return Response(
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=error.body(),
+        headers=error.headers or None,
+    )
+
+
+def _api_error(error: ApiError) -> Response[Any]:
+    return _error_response(error)
+
+
+def _validation_error(error: RequestValidationError) -> Response[Any]:
+    raw = list(error.errors())
+    if any(tuple(e.get("loc", ()))[:1] == ("body",) for e in raw):
+        try:
+            data = json.loads(app.current_event.decoded_body or "")
+        except ValueError:
+            return _error_response(ApiError(400, "invalid_json", "the body is not valid JSON"))
+        problems = job_field_errors(data) or request_field_errors(raw)
+    else:
+        problems = request_field_errors(raw)
+    return _error_response(
+        ApiError(422, "validation_error", "the request is not valid", errors=problems)
+    )
+
+
+def _not_found(_: NotFoundError) -> Response[Any]:
+    method = app.current_event.http_method.upper()
+    path = app.current_event.path
+    for pattern, methods in _ROUTE_PATTERNS:
+        if pattern.match(path) and method not in methods:
+            allow = ", ".join(sorted(methods))
+            return _error_response(
+                ApiError(
+                    405,
+                    "method_not_allowed",
+                    f"{method} is not allowed here; use {allow}",
+                    headers={"Allow": allow},
+                )
+            )
+    return _error_response(ApiError(404, "not_found", "no such route"))
+
+
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.exception("unhandled error in the HTTP API")
+    return _error_response(ApiError(500, "internal_error", "something went wrong on our side"))
+
+
+app.exception_handler(ApiError)(_api_error)
+app.exception_handler(RequestValidationError)(_validation_error)
+app.exception_handler(Exception)(_unexpected)
+app.not_found(_not_found)
+
+# -- SMS ------------------------------------------------------------------------------------
+
+
+@app.post(
+    "/api/sms",
+    summary="Submit SMS jobs",
+    description="One SmsJob or a list of up to 100. Every job is validated first: if any is "
+    "invalid, nothing is queued and 422 lists the field errors per job. Otherwise each job is "
+    "queued (transactional or bulk) and 202 gives one result per job, in request order. "
+    "Resubmitting is safe: job_id is the idempotency key.",
+    tags=["sms"],
+    security=[{SIGV4: []}],
+    responses={
+        202: {
+            "description": "Every job queued",
+            "content": {"application/json": {"model": SubmitResponse}},
+        },
+        502: {
+            "description": "Some jobs were not queued (resubmit them)",
+            "content": {"application/json": {"model": SubmitFailed}},
+        },
+        **_errors(400, 403, 405, 413, 422),
+    },
+)
+def submit_sms(
+    jobs: Annotated[
+        SmsJob | list[SmsJob], Body(description="One SmsJob, or a list of 1 to 100 of them")
+    ],
+) -> Response[dict[str, Any]]:
+    batch = [jobs] if isinstance(jobs, SmsJob) else list(jobs)
+    if not 1 <= len(batch) <= MAX_JOBS:
+        # A plain list in the annotation: Powertools reads `Annotated[list, ...]` as one item.
+        raise ApiError(
+            422, "validation_error", "the request is not valid", errors=job_field_errors(batch)
+        )
+    # The producer's own checks (duplicate job_id, encodability) before anything is sent.
+    invalid = [r for r in validate_jobs(batch) if not r.ok]
+    if invalid:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request is not valid",
+            errors=[
+                FieldError(
+                    index=r.index,
+                    job_id=r.job_id,
+                    code=r.error.code if r.error else "invalid",
+                    message=r.error.reason if r.error else "invalid job",
+                )
+                for r in invalid
+            ],
+        )
+    results = wiring.producer(get_settings()).send(batch)
+    queued = sum(r.status == "queued" for r in results)
+    out = [JobResultOut.of(r) for r in results]
+    if queued < len(results):
+        failed = SubmitFailed(
+            code="enqueue_failed",
+            message="some jobs were not queued; resubmitting them is safe",
+            jobs=len(results),
+            queued=queued,
+            failed=len(results) - queued,
+            results=out,
+        )
+        return Response(
+            status_code=502,
+            content_type=content_types.APPLICATION_JSON,
+            body=failed.model_dump(mode="json"),
+        )
+    body = SubmitResponse(jobs=len(results), queued=queued, failed=0, results=out)
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump(mode="json"),
+    )
+
+
+@app.get(
+    "/api/sms/<job_id>",
+    summary="Read a job's status",
+    description="The status record (number masked, no body); 404 until the sender records it.",
+    tags=["sms"],
+    security=[{SIGV4: []}],
+    responses={
+        200: {"description": "The status record"},
+        **_errors(400, 403, 404, 405, 422),
+    },
+)
+def sms_status(job_id: str) -> JobStatusOut:
+    if not re.fullmatch(JOB_ID_PATTERN, job_id):
+        raise ApiError(400, "invalid_job_id", "job_id must match " + JOB_ID_PATTERN)
+    record = wiring.status_store(get_settings()).get(job_id)
+    if record is None:
+        raise ApiError(404, "job_not_found", "no status is recorded for this job")
+    return JobStatusOut.of(record)
+
+
+# -- Stats ----------------------------------------------------------------------------------
+
+
+@app.get(
+    "/api/stats/<date>",
+    summary="Read a day's statistics",
+    description="The DailyStats numbers the nightly batch stored for a day (YYYY-MM-DD): "
+    "aggregate counts without personal data, readable by the web app through CloudFront.",
+    tags=["stats"],
+    responses={200: {"description": "The day's numbers"}, **_errors(400, 403, 404, 405, 422)},
+)
+def daily_stats(date: str) -> StatsOut:
+    day = date
+    try:
+        if not DAY_PATTERN.fullmatch(day):
+            raise ValueError(day)
+        calendar_date.fromisoformat(day)
+    except ValueError:
+        raise ApiError(400, "invalid_date", "the date must be a day written YYYY-MM-DD") from None
+    item = wiring.stats_reader(get_settings()).get(day)
+    if item is None:
+        raise ApiError(404, "stats_not_found", f"no statistics for {day}")
+    return StatsOut.model_validate(item)
+
+
+# -- Chat history ---------------------------------------------------------------------------
+
+
+@app.get(
+    "/api/rooms/<room>/messages",
+    summary="Read a page of a room's history",
+    description="The newest page, or the one before `cursor` (a previous page's next_cursor); "
+    "oldest message first, the same shape as the WebSocket `history` event. Requires "
+    "`Authorization: Bearer <chat token>` whose rooms cover the room.",
+    tags=["chat"],
+    security=[{CHAT_TOKEN: []}],
+    responses={
+        200: {"description": "A history page"},
+        **_errors(400, 401, 403, 405, 422),
+    },
+)
+def room_messages(
+    room: str,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_CHARS, description="next_cursor of a page")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=HISTORY_MAX_LIMIT, description="Messages per page")
+    ] = HISTORY_DEFAULT_LIMIT,
+) -> HistoryEvent:
+    settings = get_settings()
+    authorization = header(app.current_event.headers, "authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <chat token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        claims = wiring.token_signer(settings).verify(token.strip())
+    except InvalidToken as error:
+        raise ApiError(
+            401, "unauthorized", error.reason, headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+    if not re.fullmatch(ROOM_PATTERN, room):
+        raise ApiError(400, "invalid_room", "room must match " + ROOM_PATTERN)
+    if not may_access(claims, room):
+        raise ApiError(403, "forbidden", f"your token does not cover room {room!r}")
+    try:
+        return history_page(
+            wiring.room_state(settings),
+            wiring.message_store(settings),
+            room,
+            cursor=cursor,
+            limit=limit,
+        )
+    except BadCursor as error:
+        raise ApiError(400, "bad_cursor", str(error)) from None
+
+
+# -- OpenAPI --------------------------------------------------------------------------------
+
+
+def openapi_document() -> dict[str, Any]:
+    """This API's OpenAPI document, as served and as committed (schemas/openapi.json)."""
+    text = app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
+        servers=[Server(url="/")],
+        security_schemes=SECURITY_SCHEMES,
+    )
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@app.get(
+    "/api/openapi.json",
+    summary="This API's OpenAPI document",
+    tags=["meta"],
+    include_in_schema=True,
+    responses={200: {"description": "The OpenAPI 3.1 document"}, **_errors(403, 405, 422)},
+)
+def openapi_json() -> Response[dict[str, Any]]:
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document()
+    )

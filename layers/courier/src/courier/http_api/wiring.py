@@ -1,0 +1,58 @@
+"""The adapters the routes use, built from settings once per execution environment."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from courier.chat.message_store import MessageStore
+    from courier.chat.presence import RoomState
+    from courier.chat.tokens import TokenSigner
+    from courier.http_api.adapters import DailyStatsReader
+    from courier.settings import Settings
+    from courier.sms.producer import SmsProducer
+    from courier.sms.status_store import SmsStatusStore
+
+
+@cache
+def producer(settings: Settings) -> SmsProducer:
+    from courier.sms.producer import SmsProducer
+
+    return SmsProducer.from_settings(settings)
+
+
+@cache
+def status_store(settings: Settings) -> SmsStatusStore:
+    from courier.sms.status_store import SmsStatusStore
+
+    return SmsStatusStore.from_settings(settings)
+
+
+@cache
+def stats_reader(settings: Settings) -> DailyStatsReader:
+    from courier.http_api.adapters import DailyStatsReader
+
+    return DailyStatsReader.from_settings(settings)
+
+
+@cache
+def room_state(settings: Settings) -> RoomState:
+    from courier.chat.presence import RoomState
+    from courier.redis_connection import connect_redis
+
+    return RoomState(connect_redis(settings), recent_limit=settings.chat_history_recent)
+
+
+@cache
+def message_store(settings: Settings) -> MessageStore:
+    from courier.chat.message_store import MessageStore
+
+    return MessageStore.from_settings(settings)
+
+
+def token_signer(settings: Settings) -> TokenSigner:
+    # Not cached: the secret comes through Powertools' cache, so a rotation is picked up.
+    from courier.chat.tokens import token_signer_from_settings
+
+    return token_signer_from_settings(settings)

@@ -1,0 +1,144 @@
+"""Upload the static web app (web/) to the stack's bucket and invalidate CloudFront.
+
+`sam deploy` does not upload assets. This reads the stack outputs (WebBucketName,
+DistributionId, WebSocketUrl), writes the runtime config.json (apiBase, webSocketUrl, stage)
+to the bucket, syncs web/ (deleting objects that are no longer in web/), and invalidates /*.
+
+    python scripts/deploy_web.py --stack courier-dev [--region ap-northeast-2] [--dry-run]
+    python scripts/deploy_web.py --outputs outputs.json --dry-run   # no AWS call at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_CACHE = "no-cache, must-revalidate"
+ASSET_CACHE = "public, max-age=300"
+REQUIRED_OUTPUTS = ("WebBucketName", "DistributionId", "WebSocketUrl")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", help="CloudFormation stack name (reads its outputs)")
+    parser.add_argument("--region", default=None, help="stack region (default: AWS config)")
+    parser.add_argument("--web-dir", type=Path, default=ROOT / "web", help="default: web/")
+    parser.add_argument("--outputs", type=Path, help="JSON stack outputs (no --stack)")
+    parser.add_argument("--no-delete", action="store_true", help="keep objects not in web/")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    args = parser.parse_args(argv)
+    if not args.stack and not args.outputs:
+        parser.error("give --stack (or --outputs FILE)")
+    return args
+
+
+def stack_outputs(session: Any, stack: str) -> dict[str, str]:
+    response = session.client("cloudformation").describe_stacks(StackName=stack)
+    outputs = response["Stacks"][0].get("Outputs", [])
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+def runtime_config(outputs: dict[str, str], stage: str) -> dict[str, str]:
+    # apiBase stays same-origin (/api through CloudFront); the WebSocket URL is wss://<site>/ws.
+    return {"apiBase": "/api", "webSocketUrl": outputs["WebSocketUrl"], "stage": stage}
+
+
+def local_files(web_dir: Path) -> dict[str, Path]:
+    files = {
+        path.relative_to(web_dir).as_posix(): path
+        for path in sorted(web_dir.rglob("*"))
+        if path.is_file() and not any(part.startswith(".") for part in path.parts)
+    }
+    files.pop("config.json", None)  # written from the stack outputs instead
+    files.pop("config.example.json", None)
+    return files
+
+
+def content_type(key: str) -> str:
+    guessed, _ = mimetypes.guess_type(key)
+    if guessed is None:
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed in ("application/javascript", "application/json"):
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
+def cache_control(key: str) -> str:
+    return NO_CACHE if key.endswith((".html", ".json")) else ASSET_CACHE
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    session: Any = None
+    if args.outputs:
+        outputs: dict[str, str] = json.loads(args.outputs.read_text())
+    else:
+        import boto3  # only needed against AWS
+
+        session = boto3.Session(region_name=args.region)
+        outputs = stack_outputs(session, args.stack)
+    missing = [name for name in REQUIRED_OUTPUTS if name not in outputs]
+    if missing:
+        sys.exit(f"stack outputs lack {', '.join(missing)}: deploy the template first")
+    if not args.web_dir.is_dir():
+        sys.exit(f"{args.web_dir} is not a directory")
+
+    bucket, distribution = outputs["WebBucketName"], outputs["DistributionId"]
+    files = local_files(args.web_dir)
+    config = json.dumps(runtime_config(outputs, args.stack or "local"), indent=2) + "\n"
+    print(f"bucket {bucket}, distribution {distribution}, {len(files)} files from {args.web_dir}")
+    print(f"config.json: {config.strip()}")
+    if args.dry_run:
+        for key in files:
+            print(f"  would upload {key} ({content_type(key)}; {cache_control(key)})")
+        print("dry run: nothing uploaded, nothing invalidated")
+        return 0
+
+    if session is None:
+        import boto3
+
+        session = boto3.Session(region_name=args.region)
+    s3 = session.client("s3")
+    for key, path in files.items():
+        s3.upload_file(
+            str(path),
+            bucket,
+            key,
+            ExtraArgs={"ContentType": content_type(key), "CacheControl": cache_control(key)},
+        )
+        print(f"  uploaded {key}")
+    s3.put_object(
+        Bucket=bucket,
+        Key="config.json",
+        Body=config.encode(),
+        ContentType="application/json; charset=utf-8",
+        CacheControl=NO_CACHE,
+    )
+    print("  uploaded config.json")
+    if not args.no_delete:
+        keep = set(files) | {"config.json"}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                if item["Key"] not in keep:
+                    s3.delete_object(Bucket=bucket, Key=item["Key"])
+                    print(f"  deleted {item['Key']}")
+    invalidation = session.client("cloudfront").create_invalidation(
+        DistributionId=distribution,
+        InvalidationBatch={
+            "Paths": {"Quantity": 1, "Items": ["/*"]},
+            "CallerReference": f"deploy-web-{time.time_ns()}",
+        },
+    )
+    print(f"invalidation {invalidation['Invalidation']['Id']} of /* started")
+    print(f"site: {outputs.get('SiteUrl', '?')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The HTTP API's pure pieces: per-job field errors, the origin and size checks."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from courier.http_api.errors import MAX_JOBS, ApiError, job_field_errors
+from courier.http_api.origin import MAX_BODY_BYTES, body_size, check_request
+
+
+def job(**extra: Any) -> dict[str, Any]:
+    return {"job_id": "a-1", "to": "+821012345678", "body": "hi", **extra}
+
+
+def test_valid_jobs_have_no_field_errors() -> None:
+    assert job_field_errors(job()) == []
+    assert job_field_errors([job(), job(job_id="a-2")]) == []
+
+
+def test_field_errors_name_the_job_and_field_without_values() -> None:
+    errors = job_field_errors([job(), job(job_id="a-2", to="010-1234", priority="urgent")])
+
+    assert {(e.index, e.job_id, e.field) for e in errors} == {
+        (1, "a-2", "to"),
+        (1, "a-2", "priority"),
+    }
+    assert all("010-1234" not in e.message for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ([], "too_short"),
+        ([job()] * (MAX_JOBS + 1), "too_many_jobs"),
+        ("text", "model_type"),
+        ([1], "model_type"),
+    ],
+)
+def test_bodies_that_are_not_jobs(data: Any, code: str) -> None:
+    assert [e.code for e in job_field_errors(data)] == [code]
+
+
+def test_error_bodies_leave_out_absent_fields() -> None:
+    assert ApiError(404, "not_found", "no such route").body() == {
+        "code": "not_found",
+        "message": "no such route",
+    }
+
+
+def test_origin_header_must_match_when_a_secret_is_configured() -> None:
+    event = {"headers": {"X-Origin-Verify": "s3cret"}}
+    check_request(event, expected_secret="s3cret")
+    check_request({"headers": {}}, expected_secret=None)  # check off
+    for headers in ({}, {"x-origin-verify": "nope"}):
+        with pytest.raises(ApiError) as refused:
+            check_request({"headers": headers}, expected_secret="s3cret")
+        assert (refused.value.status, refused.value.code) == (403, "origin_not_allowed")
+
+
+def test_bodies_over_the_limit_are_refused_in_bytes_after_base64() -> None:
+    raw = b"x" * (MAX_BODY_BYTES + 1)
+    event = {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    assert body_size(event) == len(raw)
+    with pytest.raises(ApiError) as refused:
+        check_request(event, expected_secret=None)
+    assert (refused.value.status, refused.value.code) == (413, "payload_too_large")
+    check_request({"body": "é" * (MAX_BODY_BYTES // 2)}, expected_secret=None)
+    with pytest.raises(ApiError):
+        check_request({"body": "é" * (MAX_BODY_BYTES // 2 + 1)}, expected_secret=None)

@@ -1,0 +1,343 @@
+// Daily statistics page: GET {apiBase}/stats/{date} -> the DailyStats numbers
+// (layers/courier/src/courier/stats/report.py), rendered as tables and an SVG chart.
+import { loadConfig } from "./config.js";
+
+const SERVICE_TIMEZONE = "Asia/Seoul";
+const SVG_NS = "http://www.w3.org/2000/svg";
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  form: $("date-form"),
+  date: $("date"),
+  show: $("show"),
+  status: $("status"),
+  report: $("report"),
+  summaryDay: $("summary-day"),
+  summary: $("summary"),
+  smsStatus: $("sms-status"),
+  smsReason: $("sms-reason"),
+  smsPriority: $("sms-priority"),
+  smsHour: $("sms-hour"),
+  chatSummary: $("chat-summary"),
+  topRooms: $("top-rooms"),
+};
+
+let config = null;
+let inFlight = null;
+
+const numberFormat = new Intl.NumberFormat();
+const fmt = (value) => (typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "—");
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function svg(tag, attributes, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+// ---------------------------------------------------------------- dates
+
+function todayIn(timeZone) {
+  // en-CA formats as YYYY-MM-DD.
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).format(new Date());
+}
+
+function addDays(day, delta) {
+  const [y, m, d] = day.split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d + delta));
+  return date.toISOString().slice(0, 10);
+}
+
+function yesterdayInService() {
+  return addDays(todayIn(SERVICE_TIMEZONE), -1);
+}
+
+// ---------------------------------------------------------------- rendering
+
+function setStatus(text, kind) {
+  ui.status.textContent = text;
+  ui.status.classList.toggle("error", kind === "error");
+}
+
+function table(caption, headers, rows, { numericFrom = 1 } = {}) {
+  const t = el("table", "figures");
+  if (caption) t.append(el("caption", "visually-hidden", caption));
+  const head = el("thead");
+  const headRow = el("tr");
+  headers.forEach((header, index) => {
+    const th = el("th", index >= numericFrom ? "num" : "", header);
+    th.scope = "col";
+    headRow.append(th);
+  });
+  head.append(headRow);
+  const body = el("tbody");
+  for (const row of rows) {
+    const tr = el("tr");
+    row.forEach((cell, index) => {
+      if (index === 0) {
+        const th = el("th", "", cell);
+        th.scope = "row";
+        tr.append(th);
+      } else {
+        tr.append(el("td", index >= numericFrom ? "num" : "", typeof cell === "number" ? fmt(cell) : cell));
+      }
+    });
+    body.append(tr);
+  }
+  t.append(head, body);
+  return t;
+}
+
+function empty(text) {
+  return el("p", "empty muted", text);
+}
+
+function entries(object) {
+  return object && typeof object === "object" && !Array.isArray(object) ? Object.entries(object) : [];
+}
+
+function pair(term, value) {
+  // <div> groups a dt/dd pair inside a <dl> (allowed by HTML) so the grid lays out pairs.
+  const group = el("div", "figure");
+  group.append(el("dt", "", term), el("dd", "", fmt(value)));
+  return group;
+}
+
+function renderSummary(stats) {
+  const sms = stats.sms || {};
+  const chat = stats.chat || {};
+  const list = el("dl", "summary");
+  const add = (term, value) => list.append(pair(term, value));
+  add("SMS jobs", sms.jobs);
+  add("SMS parts", sms.parts);
+  add("Parts sent or delivered", sms.parts_sent_or_delivered);
+  add("Chat messages", chat.messages);
+  add("Active chat users", chat.active_users);
+  add("Active rooms", chat.active_rooms);
+  ui.summary.replaceChildren(list);
+  const tz = stats.timezone ? ` (${stats.timezone})` : "";
+  ui.summaryDay.textContent = `${stats.date || ""}${tz}`;
+}
+
+function renderSms(sms) {
+  const byStatus = entries(sms.by_status);
+  const partsByStatus = sms.parts_by_status || {};
+  ui.smsStatus.replaceChildren(
+    byStatus.length
+      ? table(
+          "SMS jobs and parts by status",
+          ["Status", "Jobs", "Parts"],
+          byStatus.map(([status, jobs]) => [status, jobs, partsByStatus[status] ?? 0]),
+        )
+      : empty("No SMS jobs."),
+  );
+
+  const byReason = entries(sms.failed_by_reason).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  ui.smsReason.replaceChildren(
+    byReason.length ? table("Failed SMS by reason", ["Reason", "Jobs"], byReason) : empty("No failures."),
+  );
+
+  const byPriority = entries(sms.by_priority);
+  ui.smsPriority.replaceChildren(
+    byPriority.length ? table("SMS jobs by priority", ["Priority", "Jobs"], byPriority) : empty("No SMS jobs."),
+  );
+
+  renderHourChart(sms.by_hour || {});
+}
+
+function renderHourChart(byHour) {
+  const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
+  const values = hours.map((h) => (typeof byHour[h] === "number" ? byHour[h] : 0));
+  const total = values.reduce((a, b) => a + b, 0);
+  if (!total) {
+    ui.smsHour.replaceChildren(empty("No SMS jobs that day."));
+    return;
+  }
+  const max = Math.max(...values);
+  const width = 720;
+  const height = 240;
+  const pad = { top: 16, right: 12, bottom: 28, left: 48 };
+  const plotW = width - pad.left - pad.right;
+  const plotH = height - pad.top - pad.bottom;
+  const slot = plotW / 24;
+  const barW = Math.max(2, slot * 0.7);
+
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-labelledby": "hour-chart-title hour-chart-desc",
+    class: "hour-chart",
+    preserveAspectRatio: "xMidYMid meet",
+  });
+  chart.append(
+    svg("title", { id: "hour-chart-title" }, "SMS jobs by hour of the day"),
+    svg("desc", { id: "hour-chart-desc" }, `${fmt(total)} jobs; busiest hour ${hours[values.indexOf(max)]}:00 with ${fmt(max)}.`),
+  );
+
+  // Horizontal grid lines and y labels at 0, max/2, max.
+  for (const fraction of [0, 0.5, 1]) {
+    const y = pad.top + plotH - plotH * fraction;
+    chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y, y2: y, class: "grid-line" }));
+    chart.append(
+      svg("text", { x: pad.left - 6, y: y + 4, "text-anchor": "end", class: "axis-label" }, fmt(Math.round(max * fraction))),
+    );
+  }
+
+  values.forEach((value, index) => {
+    const barH = max ? (value / max) * plotH : 0;
+    const x = pad.left + index * slot + (slot - barW) / 2;
+    const y = pad.top + plotH - barH;
+    const bar = svg("rect", { x, y, width: barW, height: Math.max(barH, value ? 1 : 0), class: "bar" });
+    bar.append(svg("title", {}, `${hours[index]}:00 – ${fmt(value)} jobs`));
+    chart.append(bar);
+    if (index % 3 === 0) {
+      chart.append(
+        svg("text", { x: x + barW / 2, y: height - pad.bottom + 16, "text-anchor": "middle", class: "axis-label" }, hours[index]),
+      );
+    }
+  });
+
+  const details = el("details");
+  details.append(
+    el("summary", "", "Show as a table"),
+    table("SMS jobs by hour", ["Hour", "Jobs"], hours.map((h, i) => [`${h}:00`, values[i]])),
+  );
+  ui.smsHour.replaceChildren(chart, details);
+}
+
+function renderChat(chat) {
+  const list = el("dl", "summary");
+  list.append(
+    pair("Messages", chat.messages),
+    pair("Active users", chat.active_users),
+    pair("Active rooms", chat.active_rooms),
+  );
+  const parts = [list];
+  if (chat.by_room_in_reports_only) {
+    parts.push(el("p", "muted", "Too many rooms to list here; the per-room counts are in the S3 reports."));
+  }
+  ui.chatSummary.replaceChildren(...parts);
+
+  const top = Array.isArray(chat.top_rooms) ? chat.top_rooms : [];
+  ui.topRooms.replaceChildren(
+    top.length
+      ? table(
+          "Busiest rooms",
+          ["#", "Room", "Messages"],
+          top.map((row, index) => [String(index + 1), String(row.room ?? ""), row.messages]),
+          { numericFrom: 2 },
+        )
+      : empty("No chat messages."),
+  );
+}
+
+function render(stats) {
+  renderSummary(stats);
+  renderSms(stats.sms || {});
+  renderChat(stats.chat || {});
+  ui.report.hidden = false;
+}
+
+// ---------------------------------------------------------------- loading
+
+function unwrap(body) {
+  // Accept the numbers as-is, or wrapped in {"stats": …}.
+  if (body && typeof body === "object" && body.sms && body.chat) return body;
+  if (body && typeof body === "object" && body.stats && body.stats.sms) return body.stats;
+  return null;
+}
+
+async function load(day) {
+  if (!DAY_RE.test(day)) {
+    setStatus("Pick a day.", "error");
+    return;
+  }
+  if (inFlight) inFlight.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  ui.report.hidden = true;
+  ui.report.setAttribute("aria-busy", "true");
+  setStatus(`Loading statistics for ${day}…`);
+  const url = new URL(window.location.href);
+  url.searchParams.set("date", day);
+  window.history.replaceState(null, "", url);
+  try {
+    const response = await fetch(`${config.apiBase}/stats/${encodeURIComponent(day)}`, {
+      headers: { Accept: "application/json" },
+      signal: controller.signal,
+    });
+    if (response.status === 404) {
+      setStatus(`No statistics for that day (${day}). The daily batch may not have run yet.`);
+      return;
+    }
+    if (response.status === 401 || response.status === 403) {
+      // The stats route sits behind the HTTP API's IAM (SigV4) authorizer; a browser request
+      // carries no signature unless the deployment opens this route to the site.
+      setStatus(
+        `Not allowed to read the statistics (HTTP ${response.status}): the stats API needs an authorised request.`,
+        "error",
+      );
+      return;
+    }
+    if (!response.ok) {
+      setStatus(`Could not load the statistics: HTTP ${response.status} ${response.statusText}`.trim(), "error");
+      return;
+    }
+    let body;
+    try {
+      body = await response.json();
+    } catch {
+      setStatus("Could not load the statistics: the answer was not JSON.", "error");
+      return;
+    }
+    const stats = unwrap(body);
+    if (!stats) {
+      // (An API error body is {"code", "message"}.)
+      setStatus("Could not load the statistics: unexpected answer.", "error");
+      return;
+    }
+    render(stats);
+    setStatus(`Statistics for ${stats.date || day}.`);
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    setStatus(`Could not reach the API: ${error.message}`, "error");
+  } finally {
+    if (inFlight === controller) {
+      inFlight = null;
+      ui.report.removeAttribute("aria-busy");
+    }
+  }
+}
+
+ui.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  load(ui.date.value);
+});
+
+ui.date.addEventListener("change", () => {
+  if (DAY_RE.test(ui.date.value)) load(ui.date.value);
+});
+
+async function main() {
+  config = await loadConfig();
+  const yesterday = yesterdayInService();
+  ui.date.max = todayIn(SERVICE_TIMEZONE);
+  const requested = new URLSearchParams(window.location.search).get("date");
+  ui.date.value = requested && DAY_RE.test(requested) ? requested : yesterday;
+  load(ui.date.value);
+}
+
+main();
