@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -41,9 +40,12 @@ setup_paths()
 from tests.harness import (  # noqa: E402
     ACCOUNT,
     REGION,
+    FakeLambdaContext,
+    SmsStack,
     create_table_from_template,
     load_event,
     redis_server,
+    sms_moto_stack,
 )
 
 __all__ = ["ACCOUNT", "REGION", "create_table_from_template", "load_event", "redis_server"]
@@ -53,13 +55,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SOURCE_QUEUE = "courier-sms-transactional"
-QUEUES = (
-    "courier-sms-transactional",
-    "courier-sms-transactional-dlq",
-    "courier-sms-bulk",
-    "courier-sms-bulk-dlq",
-)
-
 # What the template gives every function (Globals) plus the sender's own variables, with fake
 # credentials so nothing can reach a real account. Tracing is off here: outside Lambda there is no
 # X-Ray segment to attach to (cold_import measures the import with tracing on, as on Lambda).
@@ -118,54 +113,15 @@ def drop_metrics() -> None:
     metrics.clear_metrics()
 
 
-@dataclass
-class FakeContext:
-    """The Lambda context fields Powertools reads."""
-
-    function_name: str = "courier-bench"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:courier-bench"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def lambda_context() -> LambdaContext:
-    return cast("LambdaContext", FakeContext())
-
-
-@dataclass
-class SmsStack:
-    sqs: Any
-    dynamodb: Any
-    queue_urls: dict[str, str] = field(default_factory=dict)
+    return cast("LambdaContext", FakeLambdaContext(function_name="courier-bench"))
 
 
 @contextmanager
 def sms_stack(overrides: Mapping[str, str] | None = None) -> Iterator[SmsStack]:
-    """moto SQS + DynamoDB (tables from template.yaml) with the sender's environment set."""
-    import boto3
-    from moto import mock_aws
-
-    apply_env(overrides)
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table_from_template(dynamodb, "SmsMessagesTable", "SmsMessages")
-        create_table_from_template(dynamodb, "SmsIdempotencyTable", "SmsIdempotency")
-        create_table_from_template(dynamodb, "SmsOptOutTable", "SmsOptOuts")
-        sqs = boto3.client("sqs", region_name=REGION)
-        stack = SmsStack(sqs=sqs, dynamodb=dynamodb)
-        for name in QUEUES:
-            stack.queue_urls[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
-        apply_env(
-            {
-                **(overrides or {}),
-                "SMS_DEAD_LETTER_QUEUE_URL": stack.queue_urls["courier-sms-transactional-dlq"],
-                "SMS_TRANSACTIONAL_QUEUE_URL": stack.queue_urls["courier-sms-transactional"],
-                "SMS_BULK_QUEUE_URL": stack.queue_urls["courier-sms-bulk"],
-            }
-        )
+    """The tests' moto SMS stack, with the Lambda-like environment and `overrides` on top."""
+    with sms_moto_stack(os.environ.__setitem__) as stack:
+        apply_env(overrides)
         yield stack
 
 

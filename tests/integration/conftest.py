@@ -1,9 +1,8 @@
-"""The SMS pipeline's AWS side in moto (tables from template.yaml, queues named as in events/)."""
+"""Integration fixtures: the SMS, chat and stats sides of the stack in moto, from template.yaml."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -11,7 +10,13 @@ import pytest
 from moto import mock_aws
 
 from courier.stats import wiring as stats_wiring
-from tests.harness import ACCOUNT, REGION, create_table_from_template, template_resources
+from tests.harness import (
+    REGION,
+    SmsStack,
+    create_table_from_template,
+    sms_moto_stack,
+    template_resources,
+)
 from tests.integration.stats_day import (
     BUCKET,
     CHAT_SHARDS,
@@ -21,85 +26,9 @@ from tests.integration.stats_day import (
 )
 
 
-@dataclass
-class SmsStack:
-    sqs: Any
-    dynamodb: Any
-    queue_urls: dict[str, str] = field(default_factory=dict)
-
-    def arn(self, name: str) -> str:
-        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-
-    def drain(self, name: str) -> list[dict[str, Any]]:
-        """Every message on a queue (received and deleted), with its attributes."""
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.queue_urls[name],
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
-                VisibilityTimeout=0,
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            for message in batch:
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_urls[name], ReceiptHandle=message["ReceiptHandle"]
-                )
-            messages.extend(batch)
-
-    def opt_out(self, number: str) -> None:
-        self.dynamodb.put_item(
-            TableName="SmsOptOuts", Item={"phone_number": {"S": number}, "source": {"S": "test"}}
-        )
-
-    def status_items(self) -> dict[str, dict[str, Any]]:
-        from boto3.dynamodb.types import TypeDeserializer
-
-        deserializer = TypeDeserializer()
-        items: dict[str, dict[str, Any]] = {}
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName="SmsMessages"):
-            for raw in page["Items"]:
-                item = {k: deserializer.deserialize(v) for k, v in raw.items()}
-                items[item["job_id"]] = item
-        return items
-
-
-QUEUES = [
-    "courier-sms-transactional",
-    "courier-sms-transactional-dlq",
-    "courier-sms-bulk",
-    "courier-sms-bulk-dlq",
-    "courier-sms-events",
-    "courier-sms-events-dlq",
-]
-
-
 @pytest.fixture
 def sms_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmsStack]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table_from_template(dynamodb, "SmsMessagesTable", "SmsMessages")
-        create_table_from_template(dynamodb, "SmsIdempotencyTable", "SmsIdempotency")
-        create_table_from_template(dynamodb, "SmsOptOutTable", "SmsOptOuts")
-        sqs = boto3.client("sqs", region_name=REGION)
-        stack = SmsStack(sqs=sqs, dynamodb=dynamodb)
-        for name in QUEUES:
-            stack.queue_urls[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
-        for name, value in {
-            "SMS_MESSAGES_TABLE": "SmsMessages",
-            "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
-            "SMS_OPT_OUT_TABLE": "SmsOptOuts",
-            "SMS_DEAD_LETTER_QUEUE_URL": stack.queue_urls["courier-sms-transactional-dlq"],
-            "SMS_PROVIDER": "sandbox",
-            "SMS_RATE_LIMIT_MPS": "0",
-            "SMS_RETRY_BASE_SECONDS": "0",
-            "SMS_TRANSACTIONAL_QUEUE_URL": stack.queue_urls["courier-sms-transactional"],
-            "SMS_BULK_QUEUE_URL": stack.queue_urls["courier-sms-bulk"],
-        }.items():
-            monkeypatch.setenv(name, value)
+    with sms_moto_stack(monkeypatch.setenv) as stack:
         yield stack
 
 

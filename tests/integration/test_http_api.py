@@ -28,8 +28,7 @@ from courier.chat.tokens import TokenSigner
 from courier.http_api import wiring
 from courier.redis_connection import connect_redis
 from courier.settings import get_settings
-from tests.harness import ROOT, FakeLambdaContext, load_event
-from tests.integration.conftest import SmsStack
+from tests.harness import ROOT, FakeLambdaContext, SmsStack, load_event
 from tests.integration.stats_day import CONTEXT, DAY, Stack, seed_chat, seed_sms
 
 ORIGIN_SECRET = "local-origin-secret"

@@ -13,8 +13,7 @@ from courier.settings import get_settings
 from courier.sms.numbers import is_valid_number
 from courier.sms.providers.sandbox import SandboxProvider
 from courier.sms.wiring import build_consumer
-from tests.harness import ACCOUNT, REGION
-from tests.integration.conftest import SmsStack
+from tests.harness import ACCOUNT, REGION, SmsStack
 
 JOBS = int(__import__("os").environ.get("FI_JOBS", "2000"))
 POISON_EVERY = 100  # 1% of the jobs

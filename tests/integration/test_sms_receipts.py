@@ -13,8 +13,7 @@ from courier.sms.queues import SqsQueues
 from courier.sms.receipt_consumer import ReceiptConsumer
 from courier.sms.status_store import SmsStatusStore
 from courier.sms.wiring import build_consumer
-from tests.harness import load_event
-from tests.integration.conftest import SmsStack
+from tests.harness import SmsStack, load_event
 
 
 def _receipt_event(

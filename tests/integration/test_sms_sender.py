@@ -14,8 +14,7 @@ from courier.settings import get_settings
 from courier.sms.providers import OutboundSms, ProviderAccepted, RetryableSendError
 from courier.sms.providers.sandbox import SandboxProvider
 from courier.sms.wiring import build_consumer
-from tests.harness import load_event
-from tests.integration.conftest import SmsStack
+from tests.harness import SmsStack, load_event
 
 
 class ThrottledFirst:
