@@ -8,7 +8,7 @@
 #                  asl-validator on statemachines/*.asl.json + their DefinitionSubstitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
-#   make bench     benchmarks (bench/run_all.py [BENCH="name ..."], else every bench/*.py)
+#   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
 #   make schemas   export the JSON Schemas for producers
 #   make requirements  regenerate layers/courier/requirements.txt from uv.lock
 #
@@ -200,16 +200,7 @@ test:
 
 # ---- other entry points ----------------------------------------------------
 bench: $(VENV_STAMP) redis-server
-	@if [ -f bench/run_all.py ]; then \
-	  $(VBIN)/python bench/run_all.py $(BENCH); \
-	else \
-	  shopt -s nullglob; files=(bench/*.py); \
-	  if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks in bench/"; exit 0; fi; \
-	  for f in "$${files[@]}"; do \
-	    case "$$(basename $$f)" in __init__.py|_*|conftest.py) continue;; esac; \
-	    echo "==> $$f"; $(VBIN)/python "$$f"; \
-	  done; \
-	fi
+	$(VBIN)/python bench/run_all.py $(BENCH)
 
 # Upload web/ to the stack's web bucket, write config.json from the stack outputs, and
 # invalidate CloudFront (sam deploy uploads no assets). Needs AWS credentials:
