@@ -103,3 +103,26 @@ def test_concurrent_senders_share_one_budget(redis_url: str) -> None:
     slots.sort()
     rate = (len(slots) - 1) / (slots[-1] - slots[0])
     assert rate == pytest.approx(100, rel=0.05)
+
+
+def test_a_capped_sender_leaves_the_rest_of_the_budget_to_the_others(redis_url: str) -> None:
+    # Given a provider budget of 20 messages/s, the bulk sender capped at half of it
+    from courier.settings import Settings
+    from courier.sms.wiring import build_rate_limiter
+
+    shared = Settings(
+        redis_url=redis_url, sms_rate_limit_mps=20, sms_rate_limit_key=f"test:rate:{uuid.uuid4()}"
+    )
+    bulk = build_rate_limiter(shared.model_copy(update={"sms_rate_limit_share": 0.5}))
+    transactional = build_rate_limiter(shared)
+
+    # When bulk sends six messages as fast as it is let through
+    started = time.monotonic()
+    for _ in range(6):
+        bulk.acquire(1)
+    elapsed = time.monotonic() - started
+
+    # Then it went at its share (10/s: five intervals of 0.1 s), not the whole budget
+    assert elapsed >= 0.45
+    # And a one-time code right after finds the shared budget free at once
+    assert transactional.acquire(1) <= 0.05 + 0.005

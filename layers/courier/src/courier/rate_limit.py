@@ -30,6 +30,18 @@ class RateLimiter(Protocol):
         ...
 
 
+class AllOf:
+    """Every limiter must grant the tokens (a sender's own share within the shared budget)."""
+
+    def __init__(self, *limiters: RateLimiter) -> None:
+        self._limiters = limiters
+
+    def acquire(self, tokens: int) -> float:
+        # The narrower limiter goes first: its wait is spent before booking the shared slot,
+        # so a capped sender does not hold shared slots it cannot use yet.
+        return sum(limiter.acquire(tokens) for limiter in self._limiters)
+
+
 class Unlimited:
     """No limit (rate 0): for providers without a rate, and for raw-throughput benchmarks."""
 

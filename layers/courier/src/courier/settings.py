@@ -56,6 +56,13 @@ class Settings(BaseModel):
     sms_rate_limit_burst: float = Field(default=1.0, ge=1, description="sends allowed back to back")
     sms_rate_limit_max_wait_seconds: float = Field(default=10.0, ge=0)
     sms_rate_limit_key: str = "courier:sms:rate"
+    sms_rate_limit_share: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="most of the provider's rate this sender may take (bulk < 1 leaves codes room)",
+    )
+    sms_rate_limit_share_key: str = Field(default="", description="the share's own bucket key")
 
     # Sandbox provider (local runs, tests, benchmarks)
     sms_sandbox_latency_ms: float = Field(default=0.0, ge=0)

@@ -16,19 +16,32 @@ if TYPE_CHECKING:
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
-    from courier.rate_limit import RedisRateLimiter, Unlimited
+    """The provider's budget shared by every sender; within it, this sender's share if capped."""
+    from courier.rate_limit import AllOf, RedisRateLimiter, Unlimited
 
     if settings.sms_rate_limit_mps <= 0:
         return Unlimited()
     from courier.redis_connection import connect_redis
 
-    return RedisRateLimiter(
-        connect_redis(settings),
-        key=f"{settings.sms_rate_limit_key}:{settings.sms_provider}",
+    redis = connect_redis(settings)
+    shared_key = f"{settings.sms_rate_limit_key}:{settings.sms_provider}"
+    shared = RedisRateLimiter(
+        redis,
+        key=shared_key,
         rate=settings.sms_rate_limit_mps,
         burst=settings.sms_rate_limit_burst,
         max_wait_seconds=settings.sms_rate_limit_max_wait_seconds,
     )
+    if settings.sms_rate_limit_share >= 1:
+        return shared
+    own = RedisRateLimiter(
+        redis,
+        key=settings.sms_rate_limit_share_key or f"{shared_key}:share",
+        rate=settings.sms_rate_limit_mps * settings.sms_rate_limit_share,
+        burst=settings.sms_rate_limit_burst,
+        max_wait_seconds=settings.sms_rate_limit_max_wait_seconds,
+    )
+    return AllOf(own, shared)
 
 
 def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> SmsSender:
