@@ -18,22 +18,7 @@ REGION = "ap-northeast-2"
 
 
 @pytest.fixture
-def sqs_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and region so nothing can reach a real account."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-
-
-@pytest.fixture
-def queues(sqs_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[Priority, str]]:
+def queues(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[Priority, str]]:
     from courier.settings import get_settings
 
     with mock_aws():

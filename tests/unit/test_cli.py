@@ -51,17 +51,9 @@ class Queues:
 
 
 @pytest.fixture
-def sqs_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and region so nothing can reach a real account."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"):
+def sqs_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared fake AWS environment, with the CLI's own log-level defaults in force."""
+    for name in ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
 
 
