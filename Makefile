@@ -8,11 +8,14 @@
 #                  asl-validator on statemachines/*.asl.json + their DefinitionSubstitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
+#   make dev       the whole system locally: MiniStack + redis-server, template.yaml deployed
+#                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
+#   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
 #   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
 #   make schemas   export the JSON Schemas for producers
 #   make requirements  regenerate layers/courier/requirements.txt from uv.lock
 #
-# Each tool with conflicting pins (SAM CLI, checkov) lives in its own venv under .tools/;
+# Each tool with conflicting pins (SAM CLI, checkov, MiniStack) lives in its own venv under .tools/;
 # the Node tool (asl-validator, pinned in package.json/package-lock.json) in node_modules/.
 
 SHELL := /bin/bash
@@ -24,6 +27,9 @@ MAKEFLAGS += --no-print-directory
 UV_VERSION      := 0.13.9
 SAM_VERSION     := 1.170.0
 CHECKOV_VERSION := 3.3.30
+# The local runtime's emulator, with the SAM translator it needs for AWS::Serverless resources.
+MINISTACK_VERSION      := 1.5.33
+SAM_TRANSLATOR_VERSION := 1.115.0
 
 # ---- environment -----------------------------------------------------------
 AWS_DEFAULT_REGION ?= ap-northeast-2
@@ -51,6 +57,7 @@ export PIP := $(TOOLS)/sam/bin/python -m pip
 UV_STAMP      := $(TOOLS)/uv/.installed-$(UV_VERSION)
 SAM_STAMP     := $(TOOLS)/sam/.installed-$(SAM_VERSION)
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
+MINISTACK_STAMP := $(TOOLS)/ministack/.installed-$(MINISTACK_VERSION)-$(SAM_TRANSLATOR_VERSION)
 VENV_STAMP    := $(VENV)/.synced.stamp
 NODE_STAMP    := $(CURDIR)/node_modules/.installed.stamp
 
@@ -64,14 +71,15 @@ ASL_FILES     := $(sort $(wildcard statemachines/*.asl.json))
 ASL_VALIDATOR := npx --no-install asl-validator
 
 .PHONY: help tools redis-server lint validate requirements requirements-check sam-validate \
-        cfn-lint checkov asl-validate build pytest test bench dev schemas clean distclean \
-        lock-check node-check
+        cfn-lint checkov asl-validate build pytest test bench dev demo schemas clean distclean \
+        lock-check node-check chromium
 
 help:
-	@sed -n '2,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,19p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
-tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) redis-server
+tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
+       redis-server chromium
 
 $(UV_STAMP):
 	@echo "==> uv $(UV_VERSION) -> .tools/uv"
@@ -99,6 +107,16 @@ $(CHECKOV_STAMP): $(UV_STAMP)
 	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python "checkov==$(CHECKOV_VERSION)"
 	touch $@
 
+# MiniStack runs the functions on this env's interpreter, so it is the machine's CPython (the
+# layer is built for it in local mode), in a venv of its own (its pins clash with the app's).
+$(MINISTACK_STAMP): $(UV_STAMP)
+	@echo "==> ministack $(MINISTACK_VERSION) + aws-sam-translator $(SAM_TRANSLATOR_VERSION) -> .tools/ministack"
+	rm -rf $(TOOLS)/ministack && mkdir -p $(TOOLS)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/ministack
+	$(UV) pip install --quiet --python $(TOOLS)/ministack/bin/python \
+	  "ministack==$(MINISTACK_VERSION)" "aws-sam-translator==$(SAM_TRANSLATOR_VERSION)"
+	touch $@
+
 # asl-validator from the committed lockfile; re-run when the lockfile (or package.json) is
 # newer than the stamp. npm ci removes node_modules first, stamp included.
 $(NODE_STAMP): package.json package-lock.json | node-check
@@ -117,7 +135,19 @@ redis-server:
 	  echo "==> apt-get install redis-server"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null || true; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server is missing and apt-get could not install it: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run make again" >&2; exit 1; }
+
+# Debian's Chromium for the end-to-end web test (Playwright drives it; it downloads no browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> apt-get install chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null || true; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium is missing and apt-get could not install it: install Debian's chromium package (sudo apt-get install chromium) and run make again" >&2; exit 1; }
 
 # ---- lint ------------------------------------------------------------------
 # All three run even if one fails; the target fails if any did.
@@ -210,8 +240,12 @@ deploy-web: $(VENV_STAMP)
 	@test -n "$(STACK)" || { echo "usage: make deploy-web STACK=<stack name>" >&2; exit 1; }
 	$(VBIN)/python scripts/deploy_web.py --stack "$(STACK)" --region $(AWS_DEFAULT_REGION) $(DEPLOY_WEB_FLAGS)
 
-dev:
-	@echo "not yet: the local runtime lands with its own issue"
+# The README's run command. Installs what it needs (first run: a minute or two), then starts.
+dev: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server
+	@$(VBIN)/python -m local.runtime up $(if $(PORT),--port $(PORT))
+
+demo: $(VENV_STAMP)
+	@$(VBIN)/python -m local.demo
 
 schemas: $(VENV_STAMP)
 	$(VBIN)/python -m courier.schema_export

@@ -6,6 +6,9 @@ to the bucket, syncs web/ (deleting objects that are no longer in web/), and inv
 
     python scripts/deploy_web.py --stack courier-dev [--region ap-northeast-2] [--dry-run]
     python scripts/deploy_web.py --outputs outputs.json --dry-run   # no AWS call at all
+
+The local runtime passes --web-socket-url and --api-base: without CloudFront in the path, the
+page talks to the emulator's API endpoints directly.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--outputs", type=Path, help="JSON stack outputs (no --stack)")
     parser.add_argument("--no-delete", action="store_true", help="keep objects not in web/")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--web-socket-url", help="config.json webSocketUrl (default: stack output)")
+    parser.add_argument("--api-base", help="config.json apiBase (default: /api, via CloudFront)")
     args = parser.parse_args(argv)
     if not args.stack and not args.outputs:
         parser.error("give --stack (or --outputs FILE)")
@@ -44,9 +49,19 @@ def stack_outputs(session: Any, stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
-def runtime_config(outputs: dict[str, str], stage: str) -> dict[str, str]:
+def runtime_config(
+    outputs: dict[str, str],
+    stage: str,
+    *,
+    web_socket_url: str | None = None,
+    api_base: str | None = None,
+) -> dict[str, str]:
     # apiBase stays same-origin (/api through CloudFront); the WebSocket URL is wss://<site>/ws.
-    return {"apiBase": "/api", "webSocketUrl": outputs["WebSocketUrl"], "stage": stage}
+    return {
+        "apiBase": api_base or "/api",
+        "webSocketUrl": web_socket_url or outputs["WebSocketUrl"],
+        "stage": stage,
+    }
 
 
 def local_files(web_dir: Path) -> dict[str, Path]:
@@ -91,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
     bucket, distribution = outputs["WebBucketName"], outputs["DistributionId"]
     files = local_files(args.web_dir)
-    config = json.dumps(runtime_config(outputs, args.stack or "local"), indent=2) + "\n"
+    settings = runtime_config(
+        outputs,
+        args.stack or "local",
+        web_socket_url=args.web_socket_url,
+        api_base=args.api_base,
+    )
+    config = json.dumps(settings, indent=2) + "\n"
     print(f"bucket {bucket}, distribution {distribution}, {len(files)} files from {args.web_dir}")
     print(f"config.json: {config.strip()}")
     if args.dry_run:

@@ -18,7 +18,9 @@ export function loadConfig() {
     cached = (async () => {
       const config = defaults();
       try {
-        const response = await fetch("/config.json", {
+        // Relative: the pages may be served under a path prefix (the local runtime serves
+        // them from the bucket, path-style).
+        const response = await fetch("config.json", {
           cache: "no-store",
           credentials: "same-origin",
         });

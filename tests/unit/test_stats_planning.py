@@ -66,6 +66,29 @@ def test_invalid_today_and_future_dates_are_refused(requested: str, message: str
         resolve_day(requested, now=LATE_UTC, timezone=SEOUL)
 
 
+def test_an_open_day_is_allowed_only_when_configured_and_never_a_future_one() -> None:
+    # Given a stack configured to report on the day still open (local and demo stacks)
+    # When today and tomorrow (in Seoul) are requested
+    # Then today resolves and tomorrow is still refused
+    assert resolve_day("2026-11-25", now=LATE_UTC, timezone=SEOUL, allow_open_day=True) == date(
+        2026, 11, 25
+    )
+    with pytest.raises(InvalidStatsInput, match="not over yet"):
+        resolve_day("2026-11-26", now=LATE_UTC, timezone=SEOUL, allow_open_day=True)
+
+
+def test_the_planner_takes_the_open_day_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given STATS_ALLOW_OPEN_DAY=true in the function's environment
+    monkeypatch.setenv("STATS_ALLOW_OPEN_DAY", "true")
+    from courier.settings import Settings
+
+    planner = wiring.build_planner(Settings.from_env(), clock=lambda: LATE_UTC)
+    # When today is planned
+    result = planner.plan(PlanRequest(date="2026-11-25"))
+    # Then the plan covers today
+    assert result.date == "2026-11-25"
+
+
 def test_the_clock_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         resolve_day(None, now=datetime(2026, 11, 24, 23, 30), timezone=SEOUL)

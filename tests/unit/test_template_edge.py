@@ -168,7 +168,10 @@ def test_api_origin_sends_the_origin_verify_secret(
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "value"
     env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["ORIGIN_VERIFY_SECRET_ARN"] == {"Ref": "OriginVerifySecret"}
+    # Verification is on unless a stack opts out (the local runtime, which has no CloudFront).
+    assert env["ORIGIN_VERIFY_SECRET_ARN"] == {
+        "Fn::If": ["VerifyOrigin", {"Ref": "OriginVerifySecret"}, ""]
+    }
     # The verify header goes to the HTTP API only, never to the bucket or the WebSocket API.
     for other in ("web", "chat-websocket"):
         assert "OriginCustomHeaders" not in origin(config, other)

@@ -99,6 +99,8 @@ class Settings(BaseModel):
     stats_table: str = "DailyStats"
     stats_reports_bucket: str = ""
     stats_top_rooms: int = Field(default=10, ge=1, le=100)
+    # Local and demo stacks may report on today (partial); production runs only closed days.
+    stats_allow_open_day: bool = False
 
     # HTTP API: the shared value CloudFront sends as `x-origin-verify` (Secrets Manager in AWS;
     # the plain value for local runs and tests). Neither set: the check is off (logged).

@@ -17,12 +17,13 @@ class _Lenient(BaseModel):
 class RequestContext(_Lenient):
     connection_id: str = Field(alias="connectionId", min_length=1)
     domain_name: str = Field(alias="domainName", default="")
+    api_id: str = Field(alias="apiId", default="")
     stage: str = Field(default="")
     route_key: str = Field(alias="routeKey", default="")
     authorizer: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"domainName": self.domain_name, "stage": self.stage}
+        return {"domainName": self.domain_name, "apiId": self.api_id, "stage": self.stage}
 
 
 class WebSocketEvent(_Lenient):

@@ -14,9 +14,15 @@ if TYPE_CHECKING:
 
 
 def connections_endpoint(settings: Settings, request_context: dict[str, Any]) -> str:
-    """The @connections endpoint: configured (custom domain, CloudFront, emulator) or the API's."""
+    """The @connections endpoint: configured (custom domain, CloudFront, emulator) or the API's.
+
+    A configured endpoint may name `{apiId}` and `{stage}`, filled from the event: an emulator's
+    endpoint embeds the API id, which is not known before the stack exists.
+    """
     if settings.chat_connections_endpoint:
-        return settings.chat_connections_endpoint
+        return settings.chat_connections_endpoint.replace(
+            "{apiId}", str(request_context.get("apiId", ""))
+        ).replace("{stage}", str(request_context.get("stage", "")))
     return f"https://{request_context['domainName']}/{request_context['stage']}"
 
 

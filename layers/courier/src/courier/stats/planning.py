@@ -10,11 +10,14 @@ from courier.stats.contract import DAY_PATTERN, PlanRequest, PlanResult, ShardTa
 from courier.stats.errors import InvalidStatsInput
 
 
-def resolve_day(requested: str | None, *, now: datetime, timezone: str) -> date:
+def resolve_day(
+    requested: str | None, *, now: datetime, timezone: str, allow_open_day: bool = False
+) -> date:
     """The day to aggregate: `requested`, or yesterday in `timezone` when there is none.
 
     Raises InvalidStatsInput for a malformed or impossible date and for a day that is not over yet
-    in `timezone` (today or later): its records are still being written.
+    in `timezone` (today or later): its records are still being written. `allow_open_day` admits
+    today (a partial report, for local and demo stacks); a future day is refused either way.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -27,7 +30,7 @@ def resolve_day(requested: str | None, *, now: datetime, timezone: str) -> date:
         day = date.fromisoformat(requested)
     except ValueError as error:
         raise InvalidStatsInput(f"date {requested!r} is not a calendar day: {error}") from None
-    if day >= today:
+    if day > today or (day == today and not allow_open_day):
         raise InvalidStatsInput(
             f"date {requested} is not over yet in {timezone} (today there is {today.isoformat()}); "
             "only past days can be aggregated"
@@ -53,14 +56,21 @@ class StatsPlanner:
         chat_shards: int,
         timezone: str,
         clock: Callable[[], datetime],
+        allow_open_day: bool = False,
     ) -> None:
         self._sms_shards = sms_shards
         self._chat_shards = chat_shards
         self._timezone = timezone
         self._clock = clock
+        self._allow_open_day = allow_open_day
 
     def plan(self, request: PlanRequest) -> PlanResult:
-        day = resolve_day(request.date, now=self._clock(), timezone=self._timezone)
+        day = resolve_day(
+            request.date,
+            now=self._clock(),
+            timezone=self._timezone,
+            allow_open_day=self._allow_open_day,
+        )
         return PlanResult(
             date=day.isoformat(),
             shards=shard_tasks(day, sms_shards=self._sms_shards, chat_shards=self._chat_shards),

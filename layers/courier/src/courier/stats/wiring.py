@@ -50,6 +50,7 @@ def build_planner(
         chat_shards=settings.chat_day_shards,
         timezone=settings.service_timezone,
         clock=clock,
+        allow_open_day=settings.stats_allow_open_day,
     )
 
 

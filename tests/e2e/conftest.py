@@ -1,0 +1,56 @@
+"""The local runtime, started once for the end-to-end suite and stopped after it.
+
+The suite drives the system from outside, as a user would: the producer CLI, raw SQS, real
+WebSocket clients, the state machine API and a real browser; and it reads results where a user
+would (status records, the DLQ, the sandbox outbox, the report in S3).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from local.runtime import LocalRuntime, LocalSystem, free_port
+from local.seed import OPTED_OUT_NUMBER, SEED_JOBS
+
+
+@dataclass
+class Ledger:
+    """What the suite did to the system, so the stats test knows the right counts."""
+
+    # job_id -> (priority, terminal status, failure reason or None)
+    jobs: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    chat_messages: Counter[str] = field(default_factory=Counter)  # room -> messages
+    chat_senders: dict[str, set[str]] = field(default_factory=dict)  # room -> subs
+
+    def job(self, job_id: str, priority: str, status: str, reason: str | None = None) -> None:
+        self.jobs[job_id] = (priority, status, reason)
+
+    def chat(self, room: str, sender: str) -> None:
+        self.chat_messages[room] += 1
+        self.chat_senders.setdefault(room, set()).add(sender)
+
+
+@pytest.fixture(scope="session")
+def local_system() -> Iterator[LocalSystem]:
+    # Its own ports (never a running `make dev`'s), no state file; seeded like `make dev`.
+    runtime = LocalRuntime(port=free_port(), state_file=None, seed=True, log=print)
+    with runtime as system:
+        yield system
+
+
+@pytest.fixture(scope="session")
+def ledger(local_system: LocalSystem) -> Ledger:
+    book = Ledger()
+    for job in SEED_JOBS:
+        failed = job["to"] == OPTED_OUT_NUMBER
+        book.job(
+            job["job_id"],
+            job["priority"],
+            "FAILED" if failed else "SENT",
+            "OPTED_OUT" if failed else None,
+        )
+    return book

@@ -1,0 +1,41 @@
+"""The stats batch end to end: Step Functions -> plan/aggregate/publish Lambdas -> report in S3."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from local.demo import wait_for_statuses
+from local.runtime import LocalSystem
+from tests.e2e.conftest import Ledger
+
+
+def test_the_state_machine_reports_what_the_suite_did_today(
+    local_system: LocalSystem, ledger: Ledger
+) -> None:
+    # Given every job the suite queued has settled (the seed jobs and the SMS tests' jobs)
+    wait_for_statuses(local_system, list(ledger.jobs))
+    # When the state machine runs for today
+    result = local_system.run_stats()
+    # Then the execution succeeds and its JSON report in S3 has the right counts
+    assert result["status"] == "SUCCEEDED", result
+    report = result["report"]
+    assert report is not None, "no report in the reports bucket"
+    assert report["date"] == result["date"]
+    sms, chat = report["sms"], report["chat"]
+    statuses = Counter(status for _, status, _ in ledger.jobs.values())
+    priorities = Counter(priority for priority, _, _ in ledger.jobs.values())
+    reasons = Counter(reason for _, _, reason in ledger.jobs.values() if reason)
+    assert sms["jobs"] == len(ledger.jobs)
+    assert sms["by_status"] == {
+        "SENT": statuses["SENT"],
+        "DELIVERED": 0,
+        "FAILED": statuses["FAILED"],
+    }
+    assert sms["by_priority"] == {
+        "transactional": priorities["transactional"],
+        "bulk": priorities["bulk"],
+    }
+    assert sms["failed_by_reason"] == dict(reasons)
+    assert chat["messages"] == sum(ledger.chat_messages.values())
+    assert chat["active_rooms"] == len(ledger.chat_messages)
+    assert chat["active_users"] == len(set().union(*ledger.chat_senders.values()))

@@ -1,0 +1,70 @@
+"""The web app end to end: the chat page in headless Chromium, talking to a WebSocket client."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from local.demo import chat_client
+from local.runtime import LocalSystem
+from tests.e2e.conftest import Ledger
+
+# Debian's Chromium, never a downloaded browser. The background-networking flags keep it from
+# dialling Google's hosts, which this machine's closed network refuses.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is not installed: `make tools` installs it"
+    # Playwright gives the browser a fresh temporary profile and removes it on close.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+def test_the_chat_page_connects_with_a_token_and_a_second_client_receives_its_message(
+    local_system: LocalSystem, browser: Browser, ledger: Ledger
+) -> None:
+    text = f"hello from the browser {uuid.uuid4().hex[:6]}"
+    reply = "hello, browser"
+    with chat_client(local_system, "bob", local_system.tokens["bob"]) as bob:
+        bob.join("lobby")
+        # Given the chat page served from the web bucket, with its runtime config
+        page = browser.new_page()
+        page.goto(local_system.web_url)
+        # When alice pastes her token, connects, joins the lobby and sends a message
+        page.get_by_test_id("token-input").fill(local_system.tokens["alice"])
+        page.get_by_test_id("connect-button").click()
+        expect(page.get_by_test_id("status-line")).to_contain_text("Connected", timeout=60_000)
+        page.get_by_test_id("room-input").fill("lobby")
+        page.get_by_test_id("join-button").click()
+        expect(page.get_by_test_id("room-tab")).to_contain_text("lobby", timeout=30_000)
+        page.get_by_test_id("message-input").fill(text)
+        page.get_by_test_id("send-button").click()
+        # Then bob's WebSocket client receives it from alice
+        heard = bob.wait_for(lambda f: f.get("type") == "message" and f["text"] == text)
+        assert heard["sender"] == {"sub": "alice", "name": "Alice"}
+        # And bob's reply shows up on the page
+        bob.say("lobby", reply)
+        expect(page.get_by_test_id("message-list")).to_contain_text(reply, timeout=30_000)
+        page.close()
+    ledger.chat("lobby", "alice")
+    ledger.chat("lobby", "bob")

@@ -1,0 +1,114 @@
+"""The local runtime's configuration: the `local` overrides, the addresses it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode_str
+
+from local.runtime import ROOT, LocalSystem, local_parameter_overrides, summary
+
+
+def _template_parameters() -> dict[str, dict[str, object]]:
+    template, matches = decode_str((ROOT / "template.yaml").read_text())
+    assert not matches, matches
+    parameters: dict[str, dict[str, object]] = template["Parameters"]
+    return parameters
+
+
+def _system() -> LocalSystem:
+    return LocalSystem(
+        endpoint="http://127.0.0.1:4566",
+        redis_url="redis://127.0.0.1:6390/0",
+        outputs={
+            "ChatApiId": "abc123",
+            "ChatStageName": "live",
+            "HttpApiId": "def456",
+            "WebBucketName": "courier-local-webbucket-1",
+            "SmsTransactionalQueueUrl": "http://127.0.0.1:4566/000000000000/tx",
+            "SmsBulkQueueUrl": "http://127.0.0.1:4566/000000000000/bulk",
+            "SmsTransactionalDeadLetterQueueUrl": "http://127.0.0.1:4566/000000000000/tx-dlq",
+            "SmsBulkDeadLetterQueueUrl": "http://127.0.0.1:4566/000000000000/bulk-dlq",
+        },
+        workdir="/tmp/courier-local-x",
+        tokens={"alice": "token-a", "bob": "token-b"},
+        startup_seconds=41.5,
+    )
+
+
+def test_every_local_override_is_a_template_parameter_with_an_allowed_value() -> None:
+    # Given the `local` environment of samconfig.toml and the template's parameters
+    overrides = local_parameter_overrides()
+    parameters = _template_parameters()
+    # Then each override names a real parameter and, where values are listed, an allowed one
+    for name, value in overrides.items():
+        assert name in parameters, f"{name} is not a template parameter"
+        allowed = parameters[name].get("AllowedValues")
+        if allowed is not None:
+            assert value in [str(v) for v in allowed], f"{name}={value} is not one of {allowed}"
+
+
+def test_the_local_environment_answers_each_emulator_difference() -> None:
+    overrides = local_parameter_overrides()
+    assert overrides["CreateApiDeployment"] == "false"  # no AWS::ApiGatewayV2::Deployment
+    assert overrides["StatsScheduleState"] == "DISABLED"  # schedule timezones are ignored
+    assert overrides["SmsProvider"] == "sandbox"
+    assert overrides["VerifyCloudFrontOrigin"] == "false"  # the page reaches the API directly
+    assert overrides["ConfigureApiGatewayAccount"] == "false"
+    assert overrides["ExternalRedisUrl"].startswith("redis://")  # no VPC, no Valkey
+
+
+def test_the_addresses_follow_ministacks_path_style_urls() -> None:
+    system = _system()
+    assert system.websocket_url == "ws://127.0.0.1:4566/_aws/execute-api/abc123/live"
+    assert system.api_base == "http://127.0.0.1:4566/_aws/execute-api/def456/api"
+    assert system.web_url == "http://127.0.0.1:4566/courier-local-webbucket-1/chat.html"
+    assert system.outbox == Path("/tmp/courier-local-x/sandbox-outbox.jsonl")
+
+
+def test_the_aws_environment_points_at_the_emulator_and_drops_real_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a developer shell with a real profile and keys
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-session")
+    # When the runtime builds the environment for sam and the CLIs
+    env = _system().aws_env()
+    # Then none of them survives and every call goes to the emulator
+    assert "AWS_PROFILE" not in env
+    assert "AWS_SESSION_TOKEN" not in env
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert env["AWS_ACCESS_KEY_ID"] == "test"
+
+
+def test_the_summary_names_urls_tokens_queues_and_commands() -> None:
+    text = summary(_system())
+    for expected in (
+        "http://127.0.0.1:4566/courier-local-webbucket-1/chat.html",
+        "ws://127.0.0.1:4566/_aws/execute-api/abc123/live",
+        "token-a",
+        "token-b",
+        "/000000000000/tx",
+        "/000000000000/bulk-dlq",
+        "sms send --to",
+        "python -m local.runtime stats",
+        "started in 41.5s",
+    ):
+        assert expected in text
+
+
+def test_make_demo_without_a_running_system_says_how_to_start_one(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="make dev"):
+        LocalSystem.from_state_file(tmp_path / "absent.json")
+
+
+def test_the_local_only_switches_default_to_production_behaviour() -> None:
+    # Given the parameters that exist for the local runtime
+    parameters = _template_parameters()
+    # Then a stack deployed without overrides verifies the origin, reports only closed days
+    # and writes no sandbox outbox
+    assert parameters["VerifyCloudFrontOrigin"]["Default"] == "true"
+    assert parameters["StatsAllowOpenDay"]["Default"] == "false"
+    assert parameters["SandboxOutboxPath"]["Default"] == ""
+    assert parameters["ChatConnectionsEndpoint"]["Default"] == ""
