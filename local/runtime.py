@@ -7,8 +7,8 @@
 Hand-written because no library starts an emulator, deploys a SAM template into it and tears
 it all down again; the AWS work itself goes through the SAM CLI and boto3. Emulator
 differences are handled here by configuration only (parameter overrides, the layer's target
-Python, one post-deploy repair), never by another copy of the code or the template; README
-"Running locally" lists them.
+Python, two post-deploy repairs through the AWS APIs), never by another copy of the code or
+the template; README "Running locally" lists them.
 """
 
 from __future__ import annotations
@@ -432,6 +432,7 @@ class LocalRuntime:
             system.outputs = self._outputs(system)
         with self._step("emulator repairs, web app upload"):
             repair_event_source_mappings(system)
+            import_http_api_routes(system)
             self._upload_web(tools, system)
         with self._step("demo tokens" + (" and seed data" if self._seed else "")):
             system.tokens = {
@@ -619,6 +620,50 @@ def repair_event_source_mappings(system: LocalSystem) -> None:
                 lam.update_event_source_mapping(
                     UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": int(limit)}
                 )
+
+
+def import_http_api_routes(system: LocalSystem) -> None:
+    """Create the HTTP API's routes through the API Gateway v2 API, from the functions' events.
+
+    SAM turns AWS::Serverless::HttpApi into an API with an inline OpenAPI body; MiniStack's
+    CloudFormation ignores that body, so the API would have no routes. The routes here are the
+    template's own `HttpApi` events (method, path, IAM or none), each a Lambda proxy
+    integration (payload 2.0) of the function that declares it, as SAM would have made them.
+    """
+    from cfnlint.decode import decode_str
+
+    template, problems = decode_str((ROOT / "template.yaml").read_text())
+    if problems:
+        raise StartupFailed(f"template.yaml does not parse: {problems[0]}")
+    apigw, lam = system.client("apigatewayv2"), system.client("lambda")
+    api_id = system.outputs["HttpApiId"]
+    existing = {route["RouteKey"] for route in apigw.get_routes(ApiId=api_id)["Items"]}
+    stack = system.client("cloudformation")
+    for logical_id, resource in template["Resources"].items():
+        events = resource.get("Properties", {}).get("Events", {})
+        routes = [e["Properties"] for e in events.values() if e.get("Type") == "HttpApi"]
+        if resource.get("Type") != "AWS::Serverless::Function" or not routes:
+            continue
+        function = stack.describe_stack_resource(StackName=STACK_NAME, LogicalResourceId=logical_id)
+        name = function["StackResourceDetail"]["PhysicalResourceId"]
+        arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        integration = apigw.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=arn,
+            PayloadFormatVersion="2.0",
+        )["IntegrationId"]
+        for route in routes:
+            key = f"{route['Method'].upper()} {route['Path']}"
+            if key in existing:
+                continue
+            iam = route.get("Auth", {}).get("Authorizer") == "AWS_IAM"
+            apigw.create_route(
+                ApiId=api_id,
+                RouteKey=key,
+                Target=f"integrations/{integration}",
+                AuthorizationType="AWS_IAM" if iam else "NONE",
+            )
 
 
 # ---------------------------------------------------------------------------------------------

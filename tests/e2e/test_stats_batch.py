@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections import Counter
+from typing import Any
 
 from local.demo import wait_for_statuses
 from local.runtime import LocalSystem
@@ -39,3 +43,36 @@ def test_the_state_machine_reports_what_the_suite_did_today(
     assert chat["messages"] == sum(ledger.chat_messages.values())
     assert chat["active_rooms"] == len(ledger.chat_messages)
     assert chat["active_users"] == len(set().union(*ledger.chat_senders.values()))
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_the_http_api_serves_the_days_numbers_and_the_room_history(
+    local_system: LocalSystem, ledger: Ledger
+) -> None:
+    # Given a stats run for today (idempotent: it rewrites the same day)
+    result = local_system.run_stats()
+    assert result["status"] == "SUCCEEDED", result
+    # When the web app's API routes are called (no CloudFront here, so no origin header)
+    status, numbers = _get(f"{local_system.api_base}/stats/{result['date']}")
+    # Then they answer with the stored numbers
+    assert status == 200, numbers
+    assert numbers["date"] == result["date"]
+    assert numbers["sms"]["jobs"] == result["report"]["sms"]["jobs"]
+    # And the room history needs a chat token whose rooms cover the room
+    assert _get(f"{local_system.api_base}/rooms/lobby/messages")[0] == 401
+    status, history = _get(
+        f"{local_system.api_base}/rooms/lobby/messages", local_system.tokens["alice"]
+    )
+    assert status == 200, history
+    assert history["room"] == "lobby"
+    assert len(history["messages"]) == ledger.chat_messages["lobby"]

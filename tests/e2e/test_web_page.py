@@ -68,3 +68,21 @@ def test_the_chat_page_connects_with_a_token_and_a_second_client_receives_its_me
         page.close()
     ledger.chat("lobby", "alice")
     ledger.chat("lobby", "bob")
+
+
+def test_the_stats_page_shows_the_days_report_from_the_http_api(
+    local_system: LocalSystem, browser: Browser
+) -> None:
+    # Given a stats run for today
+    result = local_system.run_stats()
+    assert result["status"] == "SUCCEEDED", result
+    jobs = result["report"]["sms"]["jobs"]
+    # When the stats page is opened for that day
+    page = browser.new_page()
+    page.goto(local_system.web_url.replace("chat.html", f"stats.html?date={result['date']}"))
+    # Then it shows the report, with the day's SMS job count
+    report = page.get_by_test_id("report")
+    expect(report).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("sms-by-status")).to_contain_text("SENT")
+    expect(page.locator('#summary dt:text-is("SMS jobs") + dd')).to_have_text(f"{jobs:,}")
+    page.close()
