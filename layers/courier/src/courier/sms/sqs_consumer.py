@@ -41,7 +41,7 @@ def parse_job(body: str) -> SmsJob:
         data = json.loads(body)
     except json.JSONDecodeError as error:
         raise PoisonJob(
-            "MALFORMED_JSON", f"body is not JSON: {error.msg} at {error.pos}"
+            "MALFORMED_JSON", f"body is not JSON: {error.msg} (character {error.pos})"
         ) from error
     if not isinstance(data, dict):
         raise PoisonJob("SCHEMA_VIOLATION", "body is not a JSON object")
