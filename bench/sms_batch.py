@@ -99,12 +99,11 @@ def build_baseline(
         idempotent_function,
     )
 
-    from courier.observability import mask_phone
     from courier.sms import numbers
     from courier.sms.contract import SmsJob
+    from courier.sms.delivery import record_result
     from courier.sms.providers import OutboundSms
     from courier.sms.segments import segment
-    from courier.sms.status import SmsStatus, StatusChange
 
     processor = BatchProcessor(event_type=EventType.SQS)
     config = IdempotencyConfig(  # the sender's own idempotency settings
@@ -149,27 +148,8 @@ def build_baseline(
     def record_handler(record: SQSRecord) -> None:
         job = SmsJob.model_validate(record.json_body)
         result = send_once(job=job.model_dump(mode="json"))
-        at = datetime.fromisoformat(result.get("at") or datetime.now(UTC).isoformat())
-        status.record(
-            StatusChange(
-                job_id=job.job_id,
-                status=SmsStatus(result["status"]),
-                at=at,
-                reason=result.get("reason"),
-                provider=result.get("provider"),
-                provider_message_id=result.get("provider_message_id"),
-            ),
-            describe={
-                "parts": result["parts"],
-                "encoding": result["encoding"],
-                "priority": job.priority.value,
-                "to_masked": mask_phone(job.to),
-                "country": numbers.country_code(job.to),
-                "metadata": dict(job.metadata) or None,
-                "created_at": at.isoformat(timespec="milliseconds"),
-                **status.day_shard_keys(job.job_id, at),
-            },
-        )
+        # The sender's own status write; a FAILED result carries no time of its own.
+        record_result(status, job, {"at": datetime.now(UTC).isoformat(), **result})
 
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         config.register_lambda_context(context)

@@ -233,24 +233,29 @@ class SmsSender:
         return DeliveryOutcome(job.job_id, "FAILED", reason=reason, parts=seg.parts)
 
     def _record(self, job: SmsJob, result: dict[str, Any]) -> None:
-        at = datetime.fromisoformat(result["at"])
-        self._status.record(
-            StatusChange(
-                job_id=job.job_id,
-                status=SmsStatus(result["status"]),
-                at=at,
-                reason=result.get("reason"),
-                provider=result.get("provider"),
-                provider_message_id=result.get("provider_message_id"),
-            ),
-            describe={
-                "parts": result.get("parts"),
-                "encoding": result.get("encoding"),
-                "priority": job.priority.value,
-                "to_masked": mask_phone(job.to),
-                "country": numbers.country_code(job.to),
-                "metadata": dict(job.metadata) or None,
-                "created_at": at.isoformat(timespec="milliseconds"),
-                **self._status.day_shard_keys(job.job_id, at),
-            },
-        )
+        record_result(self._status, job, result)
+
+
+def record_result(status: StatusRecorder, job: SmsJob, result: dict[str, Any]) -> None:
+    """Write a send result (`status`, `at`, `parts`, ... as `send` returns it) as its status."""
+    at = datetime.fromisoformat(result["at"])
+    status.record(
+        StatusChange(
+            job_id=job.job_id,
+            status=SmsStatus(result["status"]),
+            at=at,
+            reason=result.get("reason"),
+            provider=result.get("provider"),
+            provider_message_id=result.get("provider_message_id"),
+        ),
+        describe={
+            "parts": result.get("parts"),
+            "encoding": result.get("encoding"),
+            "priority": job.priority.value,
+            "to_masked": mask_phone(job.to),
+            "country": numbers.country_code(job.to),
+            "metadata": dict(job.metadata) or None,
+            "created_at": at.isoformat(timespec="milliseconds"),
+            **status.day_shard_keys(job.job_id, at),
+        },
+    )
