@@ -9,14 +9,14 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from local.runtime import LocalSystem
+from local.runtime import LocalSystem, local_parameter_overrides
 
 POISON_BODY = '{"schema_version": 1, "job_id": "poison-'  # cut short: not even JSON
 TERMINAL = {"SENT", "DELIVERED", "FAILED"}
@@ -60,7 +60,8 @@ def status_store(system: LocalSystem) -> Any:
     from courier.sms.status_store import SmsStatusStore
 
     table = system.client_resource("dynamodb").Table(system.outputs["SmsMessagesTableName"])
-    return SmsStatusStore(table, day_shards=1, timezone="Asia/Seoul", ttl_days=1)
+    shards = int(local_parameter_overrides()["DayShards"])  # as deployed (reads need no TTL)
+    return SmsStatusStore(table, day_shards=shards, timezone="Asia/Seoul", ttl_days=1)
 
 
 def wait_for_statuses(
@@ -140,7 +141,9 @@ class ChatClient:
         self.send({"action": "send", "room": room, "text": text, "client_msg_id": msg_id})
         return self.wait_for(lambda f: f.get("type") == "ack" and f.get("client_msg_id") == msg_id)
 
-    def wait_for(self, match: Any, *, timeout: float = 30) -> dict[str, Any]:
+    def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], *, timeout: float = 30
+    ) -> dict[str, Any]:
         for seen in self.frames:
             if match(seen):
                 return seen

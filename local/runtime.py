@@ -20,18 +20,20 @@ import platform
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from local.redis_server import free_port, redis_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".tools"
@@ -66,14 +68,12 @@ class StartupFailed(RuntimeError):
 class Toolchain:
     sam: Path
     ministack_python: Path
-    redis_server: str
     app_python: Path
 
     @classmethod
     def find(cls) -> Toolchain:
         sam = TOOLS / "sam" / "bin" / "sam"
         ministack_python = TOOLS / "ministack" / "bin" / "python"
-        redis = shutil.which("redis-server")
         app_python = ROOT / ".venv" / "bin" / "python"
         missing = []
         if not sam.exists():
@@ -87,14 +87,12 @@ class Toolchain:
                 "missing: " + ", ".join(missing) + ". Run `make dev` (it installs them) or "
                 "`make tools`; both need only Python 3.11+ and PyPI."
             )
-        if redis is None:
+        if shutil.which("redis-server") is None:
             raise MissingTool(
                 "missing: redis-server. Install it with `sudo apt-get install redis-server` "
                 "(Debian/Ubuntu) or `brew install redis` (macOS), then run `make dev` again."
             )
-        return cls(
-            sam=sam, ministack_python=ministack_python, redis_server=redis, app_python=app_python
-        )
+        return cls(sam=sam, ministack_python=ministack_python, app_python=app_python)
 
     def layer_target(self) -> tuple[str, str]:
         """PYTHON_VERSION and PLATFORM for the layer: MiniStack runs functions on its own Python."""
@@ -113,21 +111,6 @@ class Toolchain:
         return version, f"manylinux2014_{arch} manylinux_2_28_{arch}"
 
 
-def free_port(preferred: int | None = None) -> int:
-    if preferred is not None:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", preferred))
-            except OSError:
-                pass
-            else:
-                return preferred
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -137,31 +120,17 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
     raise StartupFailed(f"{what} did not come up within {timeout:.0f}s")
 
 
-def _port_answers(port: int, probe: bytes, expect: bytes) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(probe)
-            return expect in sock.recv(256)
-    except OSError:
-        return False
-
-
-def _stop_process(process: subprocess.Popen[bytes] | None, *, group: bool) -> None:
+def _stop_process_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a process started with its own session, and everything it started (TERM, then KILL)."""
     if process is None or process.poll() is not None:
         return
     with suppress(ProcessLookupError):
-        if group:
-            os.killpg(process.pid, signal.SIGTERM)
-        else:
-            process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         with suppress(ProcessLookupError):
-            if group:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
 
 
@@ -293,16 +262,16 @@ class LocalSystem:
 
     def report(self, day: str) -> dict[str, Any] | None:
         """The JSON daily report the publish step wrote to the reports bucket, if any."""
+        from courier.stats.contract import report_keys
+
         s3 = self.client("s3")
-        bucket = self.outputs["StatsReportsBucketName"]
-        listing = s3.list_objects_v2(Bucket=bucket, Prefix="reports/")
-        keys = [o["Key"] for o in listing.get("Contents", []) if day in o["Key"]]
-        json_keys = [k for k in keys if k.endswith(".json")]
-        if not json_keys:
+        key = report_keys(day)[0]
+        try:
+            body = s3.get_object(Bucket=self.outputs["StatsReportsBucketName"], Key=key)["Body"]
+        except s3.exceptions.NoSuchKey:
             return None
-        body = s3.get_object(Bucket=bucket, Key=json_keys[0])["Body"].read()
-        report: dict[str, Any] = json.loads(body)
-        report["_key"] = json_keys[0]
+        report: dict[str, Any] = json.loads(body.read())
+        report["_key"] = key
         return report
 
     # ---- state file (make demo and `env` read it)
@@ -368,7 +337,7 @@ class LocalRuntime:
         self._state_file = state_file
         self._seed = seed
         self._log = log
-        self._redis: subprocess.Popen[bytes] | None = None
+        self._redis = ExitStack()
         self._ministack: subprocess.Popen[bytes] | None = None
         self._workdir: str | None = None
         self.system: LocalSystem | None = None
@@ -390,40 +359,19 @@ class LocalRuntime:
         self._workdir = tempfile.mkdtemp(prefix="courier-local-")
         workdir = Path(self._workdir)
         port = free_port(self._port or DEFAULT_PORT)
-        redis_port = free_port()
         endpoint = f"http://127.0.0.1:{port}"
 
         with self._step("redis-server and MiniStack started"):
-            self._redis = subprocess.Popen(
-                [
-                    tools.redis_server,
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(workdir),
-                    "--logfile",
-                    str(workdir / "redis.log"),
-                ],
-                stdin=subprocess.DEVNULL,
+            redis_url = self._redis.enter_context(
+                redis_server("--logfile", str(workdir / "redis.log"))
             )
+            redis_port = urlsplit(redis_url).port or 0
             self._ministack = self._start_ministack(tools, port, redis_port, workdir)
         # The build needs neither process: it runs while MiniStack starts.
         with self._step("sam build (layer for the host Python)"):
             self._build(tools, workdir)
         with self._step("MiniStack answering"):
-            wait_until(
-                lambda: _port_answers(redis_port, b"PING\r\n", b"+PONG"),
-                timeout=15,
-                what="redis-server",
-            )
             wait_until(lambda: self._ministack_ready(endpoint), timeout=60, what="MiniStack")
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
         system = LocalSystem(
             endpoint=endpoint, redis_url=redis_url, outputs={}, workdir=str(workdir)
         )
@@ -594,9 +542,9 @@ class LocalRuntime:
 
     # ---- stop
     def stop(self) -> None:
-        _stop_process(self._ministack, group=True)
-        _stop_process(self._redis, group=False)
-        self._ministack = self._redis = None
+        _stop_process_group(self._ministack)
+        self._ministack = None
+        self._redis.close()
         if self._state_file is not None:
             with suppress(FileNotFoundError):
                 self._state_file.unlink()
@@ -630,11 +578,15 @@ def import_http_api_routes(system: LocalSystem) -> None:
     template's own `HttpApi` events (method, path, IAM or none), each a Lambda proxy
     integration (payload 2.0) of the function that declares it, as SAM would have made them.
     """
-    from cfnlint.decode import decode_str
+    import yaml
 
-    template, problems = decode_str((ROOT / "template.yaml").read_text())
-    if problems:
-        raise StartupFailed(f"template.yaml does not parse: {problems[0]}")
+    # Only literal event properties are read, so intrinsic functions (!Ref, ...) load as None;
+    # a plain YAML read costs a fraction of cfn-lint's decoder on the start-up path.
+    class TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
+        pass
+
+    TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=TemplateLoader)  # noqa: S506
     apigw, lam = system.client("apigatewayv2"), system.client("lambda")
     api_id = system.outputs["HttpApiId"]
     existing = {route["RouteKey"] for route in apigw.get_routes(ApiId=api_id)["Items"]}
@@ -716,12 +668,9 @@ def _up(args: argparse.Namespace) -> int:
     runtime = LocalRuntime(
         port=args.port, state_file=STATE_FILE, log=lambda line: print(line, flush=True)
     )
-    stop_requested = False
 
     def request_stop(signum: int, frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt  # `kill` stops the system the way Ctrl-C does
 
     signal.signal(signal.SIGTERM, request_stop)
     try:

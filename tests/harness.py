@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# One private redis-server for the tests, the benchmarks and the local runtime (re-exported).
+from local.redis_server import free_port as free_port
+from local.redis_server import redis_server as redis_server
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -26,12 +25,17 @@ def load_event(relative: str) -> dict[str, Any]:
     return data
 
 
-def template_resources() -> dict[str, Any]:
+def template() -> dict[str, Any]:
+    """template.yaml as cfn-lint decodes it (intrinsic functions as `Ref`/`Fn::*` mappings)."""
     from cfnlint.decode import decode_str
 
-    template, matches = decode_str((ROOT / "template.yaml").read_text())
+    decoded, matches = decode_str((ROOT / "template.yaml").read_text())
     assert not matches, matches
-    resources: dict[str, Any] = template["Resources"]
+    return dict(decoded)
+
+
+def template_resources() -> dict[str, Any]:
+    resources: dict[str, Any] = template()["Resources"]
     return resources
 
 
@@ -50,56 +54,6 @@ def create_table_from_template(client: Any, logical_id: str, table_name: str) ->
             for index in props["GlobalSecondaryIndexes"]
         ]
     client.create_table(**kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def redis_server(*extra_args: str) -> Iterator[str]:
-    """A redis-server process of our own on a free port; yields its URL, stops it after."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed; `make tools` installs it")
-    workdir = tempfile.mkdtemp(prefix="courier-redis-")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            *extra_args,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @dataclass

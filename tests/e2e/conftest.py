@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from local.runtime import LocalRuntime, LocalSystem, free_port
+from local.redis_server import free_port
+from local.runtime import LocalRuntime, LocalSystem
 from local.seed import OPTED_OUT_NUMBER, SEED_JOBS
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -12,7 +14,7 @@ from local.runtime import LocalSystem
 from tests.e2e.conftest import Ledger
 
 
-def _is_message_from(sub: str, text: str):  # type: ignore[no-untyped-def]
+def _is_message_from(sub: str, text: str) -> Callable[[dict[str, Any]], bool]:
     return lambda f: f.get("type") == "message" and f["sender"]["sub"] == sub and f["text"] == text
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cfnlint.decode import decode_str
 
-from local.runtime import ROOT, LocalSystem, local_parameter_overrides, summary
+from local.runtime import LocalSystem, local_parameter_overrides, summary
+from tests.harness import template
 
 
 def _template_parameters() -> dict[str, dict[str, object]]:
-    template, matches = decode_str((ROOT / "template.yaml").read_text())
-    assert not matches, matches
-    parameters: dict[str, dict[str, object]] = template["Parameters"]
+    parameters: dict[str, dict[str, object]] = template()["Parameters"]
     return parameters
 
 
