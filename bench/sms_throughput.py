@@ -110,6 +110,7 @@ class StampedProvider:
     """A sandbox provider that logs the moment it accepts each message."""
 
     name = "sandbox"
+    sends_receipts = False
 
     def __init__(self, inner: SandboxProvider, log: AcceptLog) -> None:
         self.inner = inner

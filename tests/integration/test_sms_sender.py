@@ -21,6 +21,7 @@ class ThrottledFirst:
     """Wraps a provider: the named jobs are throttled on their first attempt only."""
 
     name = "sandbox"
+    sends_receipts = False
 
     def __init__(self, inner: SandboxProvider, job_ids: set[str]) -> None:
         self.inner = inner
@@ -221,7 +222,7 @@ def test_future_send_at_is_requeued_with_a_delay(sms_stack: SmsStack) -> None:
     # Then nothing is sent yet and a delayed copy waits on the source queue
     assert response["batchItemFailures"] == []
     assert sandbox.calls == 0
-    assert consumer.last_batch_counts["deferred"] == 1
+    assert consumer.last_batch_counts["scheduled"] == 1
     attributes = sms_stack.sqs.get_queue_attributes(
         QueueUrl=sms_stack.queue_urls["courier-sms-transactional"],
         AttributeNames=["ApproximateNumberOfMessagesDelayed"],

@@ -8,8 +8,8 @@ import pytest
 
 from courier.rate_limit import RateLimitExceeded
 from courier.sms.contract import SmsJob
-from courier.sms.delivery import PoisonJob, RetryLater, SmsSender
-from courier.sms.providers import PermanentSendError, RetryableSendError
+from courier.sms.delivery import DeferJob, PoisonJob, RetryLater, SmsSender
+from courier.sms.providers import PermanentSendError, RetryableSendError, UnknownOutcomeError
 from courier.sms.providers.sandbox import SandboxProvider
 from courier.sms.status import SmsStatus
 from tests.unit.fakes import (
@@ -29,6 +29,7 @@ class Harness:
         self.status = RecordingStatus()
         self.limiter = CountingLimiter()
         self.idempotency = InMemoryIdempotencyStore()
+        self.now = NOW
         self.sender = SmsSender(
             provider=self.provider,  # type: ignore[arg-type]
             status=self.status,
@@ -38,7 +39,8 @@ class Harness:
             max_parts=3,
             schedule_horizon=timedelta(days=7),
             idempotency_ttl_seconds=3600,
-            clock=lambda: NOW,
+            in_progress_stale_seconds=120,
+            clock=lambda: self.now,
         )
 
     def deliver(self, **overrides: object) -> object:
@@ -47,6 +49,7 @@ class Harness:
 
 class Failing:
     name = "failing"
+    sends_receipts = True
 
     def __init__(self, error: Exception) -> None:
         self.error = error
@@ -65,9 +68,11 @@ def test_a_job_is_sent_once_with_its_parts_counted_by_the_limiter() -> None:
     first = harness.deliver(body="x" * 161)
     second = harness.deliver(body="x" * 161)
 
-    # Then the provider saw it once, the limiter charged two tokens once, the replay is flagged
+    # Then the provider saw it once, the replay is flagged; the limiter is charged two tokens
+    # per delivery (it is asked before the idempotent section, so a refusal never has to undo
+    # an INPROGRESS record)
     assert harness.provider.successes_by_job == {"job-1": 1}  # type: ignore[attr-defined]
-    assert harness.limiter.tokens == [2]
+    assert harness.limiter.tokens == [2, 2]
     assert (first.status, first.parts, first.deduplicated) == ("SENT", 2, False)  # type: ignore[attr-defined]
     assert (second.status, second.deduplicated) == ("SENT", True)  # type: ignore[attr-defined]
     # And the status was written both times with the same send time (a replay heals a lost write)
@@ -132,7 +137,7 @@ def test_retryable_errors_free_the_job_for_the_next_attempt() -> None:
     assert harness.deliver().status == "SENT"  # type: ignore[attr-defined]
 
 
-def test_rate_limit_wait_beyond_budget_is_retryable() -> None:
+def test_rate_limit_wait_beyond_budget_defers_the_job() -> None:
     # Given a limiter with no slot inside the budget
     harness = Harness()
 
@@ -141,10 +146,12 @@ def test_rate_limit_wait_beyond_budget_is_retryable() -> None:
 
     harness.limiter.acquire = refuse  # type: ignore[method-assign]
 
-    # When a job is delivered, Then it is handed back as RATE_LIMITED and nothing was sent
-    with pytest.raises(RetryLater, match="RATE_LIMITED"):
+    # When a job is delivered, Then it is deferred for the limiter's wait and nothing was sent
+    with pytest.raises(DeferJob) as raised:
         harness.deliver()
+    assert (raised.value.code, raised.value.seconds) == ("RATE_LIMITED", 30.0)
     assert harness.provider.calls == 0  # type: ignore[attr-defined]
+    assert harness.idempotency.records == {}
 
 
 def test_same_job_id_with_another_text_is_poison() -> None:
@@ -192,3 +199,75 @@ def test_the_idempotency_key_does_not_depend_on_the_function(
     assert replay.deduplicated  # type: ignore[attr-defined]
     assert harness.provider.calls == 1  # type: ignore[attr-defined]
     assert all(key.startswith("courier.sms.job#") for key in harness.idempotency.records)
+
+
+def test_an_answer_lost_after_sending_is_recorded_unknown_and_never_sent_again() -> None:
+    # Given a provider whose answer is lost after it took the request
+    provider = Failing(UnknownOutcomeError("TIMEOUT_AFTER_SEND", "read timeout"))
+    harness = Harness(provider=provider)
+
+    # When the job is delivered, and SQS brings it back
+    first = harness.deliver()
+    second = harness.deliver()
+
+    # Then it is UNKNOWN with the reason, the provider was called once, and the key is kept
+    assert (first.status, first.reason) == ("UNKNOWN", "OUTCOME_UNKNOWN:TIMEOUT_AFTER_SEND")  # type: ignore[attr-defined]
+    assert (second.status, second.deduplicated) == ("UNKNOWN", True)  # type: ignore[attr-defined]
+    assert provider.calls == 1
+    assert [r.status for r in harness.idempotency.records.values()] == ["COMPLETED"]
+    assert harness.status.changes[0].status == SmsStatus.UNKNOWN
+    assert harness.status.changes[0].provider == "failing"
+
+
+class DiesWhileSending:
+    """The process dies inside the provider call (after the provider took the message)."""
+
+    name = "end-user-messaging"
+    sends_receipts = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, message: object) -> object:
+        self.calls += 1
+        raise SystemExit("instance killed")
+
+
+def test_a_delivery_interrupted_mid_send_is_unknown_after_the_wait_and_never_resent() -> None:
+    # Given a job whose delivery died inside the provider call (its record left INPROGRESS)
+    # (Powertools stamps records with the wall clock, so this sender's clock starts there too)
+    provider = DiesWhileSending()
+    harness = Harness(provider=provider)
+    start = harness.now = datetime.now(UTC)
+    with pytest.raises(SystemExit):
+        harness.deliver()
+    assert [r.status for r in harness.idempotency.records.values()] == ["INPROGRESS"]
+
+    # When SQS brings it back a minute later, Then it waits for the other delivery
+    harness.now = start + timedelta(seconds=60)
+    with pytest.raises(DeferJob) as raised:
+        harness.deliver()
+    assert raised.value.code == "IN_PROGRESS"
+    assert 55 <= raised.value.seconds <= 65
+
+    # When it comes back after no invocation can still be alive
+    harness.now = start + timedelta(seconds=150)
+    outcome = harness.deliver()
+
+    # Then it is UNKNOWN (interrupted), the provider was never called again, and a later
+    # redelivery (a redrive) replays that without asking the provider
+    assert (outcome.status, outcome.reason) == ("UNKNOWN", "OUTCOME_UNKNOWN:INTERRUPTED")  # type: ignore[attr-defined]
+    assert harness.deliver().deduplicated  # type: ignore[attr-defined]
+    assert provider.calls == 1
+    assert harness.status.changes[-1].status == SmsStatus.UNKNOWN
+
+
+def test_jobs_of_a_provider_without_receipts_are_marked_so() -> None:
+    # Given the sandbox provider (like SNS, its receipts never reach the status function)
+    harness = Harness()
+
+    # When a job is sent
+    harness.deliver()
+
+    # Then its record says no receipt will follow, so SENT is final
+    assert harness.status.facts[0]["delivery_receipts"] == "none"

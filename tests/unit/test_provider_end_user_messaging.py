@@ -25,6 +25,7 @@ from courier.sms.providers import (
     ProviderAccepted,
     ProviderError,
     RetryableSendError,
+    UnknownOutcomeError,
     build_provider,
 )
 from courier.sms.providers.aws_calls import aws_client_config
@@ -431,16 +432,32 @@ def test_accepted_without_message_id_is_still_accepted(
 
 @pytest.mark.usefixtures("no_backoff")
 @pytest.mark.parametrize(
-    ("failure", "code"),
+    ("failure", "error", "code"),
     [
-        (ReadTimeoutError(endpoint_url="https://sms-voice.example"), "TIMEOUT"),
-        (ConnectTimeoutError(endpoint_url="https://sms-voice.example"), "TIMEOUT"),
-        (EndpointConnectionError(endpoint_url="https://sms-voice.example"), "CONNECTION"),
-        (ConnectionClosedError(endpoint_url="https://sms-voice.example"), "CONNECTION"),
+        (
+            ConnectTimeoutError(endpoint_url="https://sms-voice.example"),
+            RetryableSendError,
+            "CONNECT_TIMEOUT",
+        ),
+        (
+            EndpointConnectionError(endpoint_url="https://sms-voice.example"),
+            RetryableSendError,
+            "CONNECTION",
+        ),
+        (
+            ReadTimeoutError(endpoint_url="https://sms-voice.example"),
+            UnknownOutcomeError,
+            "TIMEOUT_AFTER_SEND",
+        ),
+        (
+            ConnectionClosedError(endpoint_url="https://sms-voice.example"),
+            UnknownOutcomeError,
+            "CONNECTION_LOST",
+        ),
     ],
 )
-def test_transport_failures_are_retryable_after_one_sdk_retry(
-    failure: BotoCoreError, code: str
+def test_a_send_is_attempted_once_and_an_answer_lost_after_writing_is_an_unknown_outcome(
+    failure: BotoCoreError, error: type[Exception], code: str
 ) -> None:
     # Given the client the settings build, whose every HTTP attempt fails in transport
     provider = EndUserMessagingProvider.from_settings(Settings())
@@ -454,11 +471,13 @@ def test_transport_failures_are_retryable_after_one_sdk_retry(
     provider._client.meta.events.register("before-send.pinpoint-sms-voice-v2.SendTextMessage", fail)
 
     # When a job is sent
-    with pytest.raises(RetryableSendError) as raised:
+    with pytest.raises(error) as raised:
         provider.send(sms())
 
-    # Then the SDK tried twice (SQS redelivery does the rest) and the error is retryable
-    assert attempts == 2
+    # Then the SDK made one attempt: a failure before the connection is retryable (nothing was
+    # written), one after it may have sent the message and is never retried
+    assert attempts == 1
+    assert isinstance(raised.value, ProviderError)
     assert raised.value.code == code
 
 
@@ -476,9 +495,9 @@ def test_from_settings_builds_a_short_timeout_client() -> None:
     # When the provider is built from them
     provider = EndUserMessagingProvider.from_settings(settings)
 
-    # Then the client has few attempts, short timeouts and the emulator endpoint
+    # Then the client makes one attempt with short timeouts and the emulator endpoint
     config: Any = provider._client.meta.config
-    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
     assert config.connect_timeout == 2
     assert config.read_timeout == 5
     assert provider._client.meta.endpoint_url == "http://localhost:4566"

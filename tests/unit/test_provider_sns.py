@@ -20,6 +20,7 @@ from courier.sms.providers import (
     ProviderAccepted,
     ProviderError,
     RetryableSendError,
+    UnknownOutcomeError,
     build_provider,
 )
 from courier.sms.providers.aws_calls import aws_client_config
@@ -237,7 +238,9 @@ def test_service_errors_map_to_retryable_or_permanent(
     assert TO not in raised.value.detail
 
 
-def test_read_timeout_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_timeout_is_an_unknown_outcome_after_one_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given the client the settings build, whose every HTTP attempt times out
     monkeypatch.setattr(
         "botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0
@@ -253,12 +256,12 @@ def test_read_timeout_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
     provider._client.meta.events.register("before-send.sns.Publish", time_out)
 
     # When a job is sent
-    with pytest.raises(RetryableSendError) as raised:
+    with pytest.raises(UnknownOutcomeError) as raised:
         provider.send(sms())
 
-    # Then the SDK tried twice and the job is left for SQS to redeliver
-    assert attempts == 2
-    assert raised.value.code == "TIMEOUT"
+    # Then the SDK made one attempt, and the job may have been sent: never retried
+    assert attempts == 1
+    assert raised.value.code == "TIMEOUT_AFTER_SEND"
 
 
 @mock_aws

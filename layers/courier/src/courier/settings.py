@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ProviderName = Literal["end-user-messaging", "sns", "sandbox"]
 
@@ -35,7 +35,12 @@ class Settings(BaseModel):
     sms_opt_out_table: str = "SmsOptOuts"
     sms_dead_letter_queue_url: str = ""
     sms_status_ttl_days: int = Field(default=90, ge=1)
-    sms_idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Must outlive every path that can bring a job back: the source queue's retention plus the
+    # dead-letter queue's (4 + 14 days in template.yaml; a template test keeps them in step).
+    sms_idempotency_ttl_seconds: int = Field(default=21 * 24 * 3600, ge=60)
+    # An INPROGRESS idempotency record older than this belongs to a dead invocation (the sender
+    # times out after 30 s): its job is recorded UNKNOWN, never sent again.
+    sms_in_progress_stale_seconds: int = Field(default=120, ge=60)
     sms_day_shards: int = Field(default=16, ge=1, le=256)
 
     # SMS sending
@@ -50,6 +55,9 @@ class Settings(BaseModel):
     sms_schedule_horizon_days: int = Field(default=7, ge=0, le=365)
     sms_retry_base_seconds: int = Field(default=5, ge=0)
     sms_retry_max_seconds: int = Field(default=900, ge=0, le=43200)
+    sms_max_deferrals: int = Field(
+        default=50, ge=0, description="re-queues for rate or in-progress waits before retrying"
+    )
 
     # Rate limiter shared by every concurrent sender (0 disables it)
     sms_rate_limit_mps: float = Field(default=20.0, ge=0)
@@ -63,6 +71,12 @@ class Settings(BaseModel):
         description="most of the provider's rate this sender may take (bulk < 1 leaves codes room)",
     )
     sms_rate_limit_share_key: str = Field(default="", description="the share's own bucket key")
+    # While Redis is unreachable each instance paces itself at the rate divided by the sum of
+    # every sender function's maximum concurrency, so all of them together stay within it.
+    sms_rate_limit_fallback_instances: tuple[int, ...] = Field(
+        default=(1,), description="maximum concurrency of each sender function ('10,5')"
+    )
+    sms_rate_limit_retry_after_seconds: float = Field(default=10.0, gt=0)
 
     # Sandbox provider (local runs, tests, benchmarks)
     sms_sandbox_latency_ms: float = Field(default=0.0, ge=0)
@@ -101,6 +115,10 @@ class Settings(BaseModel):
     stats_top_rooms: int = Field(default=10, ge=1, le=100)
     # Local and demo stacks may report on today (partial); production runs only closed days.
     stats_allow_open_day: bool = False
+    # Delivery receipts arrive up to 72 h after a day's first run: the scheduled run also
+    # re-aggregates this many days before yesterday so they are counted. At most 4: five days of
+    # 512 shards stay under the execution's 25,000 history events and 256 KB payloads.
+    stats_late_receipt_days: int = Field(default=3, ge=0, le=4)
 
     # HTTP API: the shared value CloudFront sends as `x-origin-verify` (Secrets Manager in AWS;
     # the plain value for local runs and tests). Neither set: the check is off (logged).
@@ -109,6 +127,19 @@ class Settings(BaseModel):
 
     # Overrides for emulators (MiniStack/moto server); empty in AWS
     aws_endpoint_url: str = ""
+
+    @field_validator("sms_rate_limit_fallback_instances", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def sms_rate_limit_fallback_rate(self) -> float:
+        """Parts per second one instance may send alone while the shared limiter is down."""
+        instances = max(1, sum(self.sms_rate_limit_fallback_instances))
+        return self.sms_rate_limit_mps / instances
 
 
 @cache

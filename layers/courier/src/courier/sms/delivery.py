@@ -1,11 +1,15 @@
-"""Delivers one validated SmsJob exactly once: opt-out, number check, rate limit, send, status.
+"""Delivers one validated SmsJob at most once: opt-out, number check, rate limit, send, status.
 
 The provider call sits inside a Powertools idempotent function keyed on `job_id`, so a job that
-SQS delivers twice (or a producer sends twice) reaches the provider once. The crash window that
-remains: if the process dies after the provider accepted the message but before the idempotency
-record is marked COMPLETED, the record stays INPROGRESS until its in-progress expiry (the
-invocation's remaining time) and a later redelivery sends again. The provider `Context` carries
-`job_id`, so such a duplicate can be traced in the delivery receipts.
+SQS delivers twice (or a producer sends twice, or an operator redrives) reaches the provider at
+most once. The provider is called in one attempt; an answer lost after the request was written is
+an *unknown outcome*: the key is kept, the job is recorded UNKNOWN, and its delivery receipt
+(which carries `job_id` in the provider's message context) settles it.
+
+An idempotency record left INPROGRESS (the process died during the send) never expires on its
+own: no Lambda context is registered, so Powertools keeps it until its TTL. A redelivery that
+finds it waits (deferred) until the record is older than any invocation can live, then records
+the job UNKNOWN rather than sending again: the provider may already have it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from courier.sms.providers import (
     PermanentSendError,
     RetryableSendError,
     SmsProvider,
+    UnknownOutcomeError,
 )
 from courier.sms.segments import segment
 from courier.sms.status import SmsStatus, StatusChange
@@ -31,7 +36,6 @@ from courier.sms.status import SmsStatus, StatusChange
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 class RetryLater(Exception):
@@ -40,6 +44,17 @@ class RetryLater(Exception):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+
+
+class DeferJob(Exception):
+    """Not now, through no fault of the job (rate budget, a delivery in progress): put it back on
+    the queue with a delay instead of failing it, so the wait does not count toward the queue's
+    maxReceiveCount and cannot dead-letter a good job."""
+
+    def __init__(self, code: str, seconds: float) -> None:
+        super().__init__(f"{code}: defer {seconds:.1f}s")
+        self.code = code
+        self.seconds = seconds
 
 
 class PoisonJob(Exception):
@@ -56,7 +71,7 @@ class DeliveryOutcome:
     """What became of one job."""
 
     job_id: str
-    status: str  # SENT | FAILED | DEFERRED
+    status: str  # SENT | FAILED | UNKNOWN | DEFERRED
     reason: str | None = None
     provider_message_id: str | None = None
     parts: int = 0
@@ -93,6 +108,7 @@ class SmsSender:
         max_parts: int,
         schedule_horizon: timedelta,
         idempotency_ttl_seconds: int,
+        in_progress_stale_seconds: float = 120.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         from aws_lambda_powertools.utilities.idempotency import (
@@ -107,6 +123,11 @@ class SmsSender:
         self._max_parts = max_parts
         self._horizon = schedule_horizon
         self._clock = clock
+        self._idempotency_store = idempotency_store
+        self._idempotency_ttl = idempotency_ttl_seconds
+        self._stale_after = in_progress_stale_seconds
+        # No Lambda context is ever registered: an INPROGRESS record must not expire while the
+        # provider may have taken the message (see the module docstring).
         self._config = IdempotencyConfig(
             event_key_jmespath="job_id",
             # The same job_id with another number or text is a producer bug, not a duplicate.
@@ -126,16 +147,17 @@ class SmsSender:
             key_prefix="courier.sms.job",
         )
 
-    def register_lambda_context(self, context: LambdaContext) -> None:
-        """Lets in-progress idempotency records expire with the invocation that wrote them."""
-        self._config.register_lambda_context(context)
-
     @staticmethod
     def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
         return {**response, "deduplicated": True}
 
+    def take_rate_limit_degraded(self) -> int:
+        """Sends paced by this instance alone (the shared limiter was down) since the last call."""
+        take = getattr(self._limiter, "take_degraded_count", None)
+        return int(take()) if callable(take) else 0
+
     def deliver(self, job: SmsJob) -> DeliveryOutcome:
-        """Send `job` unless already sent; raise RetryLater or PoisonJob when it cannot be."""
+        """Send `job` unless already sent; raise DeferJob, RetryLater or PoisonJob when not now."""
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,
@@ -148,14 +170,23 @@ class SmsSender:
             return self._fail_before_send(job, now, "SCHEDULE_TOO_FAR")
         if due_in > 0:
             return DeliveryOutcome(job.job_id, "DEFERRED", defer_seconds=due_in)
+        seg = segment(job.body)
+        if self._refusal_without_io(job, seg.parts) is None:
+            # Taken before the idempotent section: a refusal there would have to delete the
+            # INPROGRESS record, and a failed delete would leave the job looking interrupted.
+            try:
+                self._limiter.acquire(seg.parts)
+            except RateLimitExceeded as error:
+                raise DeferJob("RATE_LIMITED", error.wait_seconds) from error
+        payload = job.model_dump(mode="json")
         try:
-            result = self._send_once(job=job.model_dump(mode="json"))
+            result = self._send_once(job=payload)
         except IdempotencyValidationError as error:
             raise PoisonJob(
                 "JOB_ID_REUSED", "job_id was seen before with another to/body"
             ) from error
-        except IdempotencyAlreadyInProgressError as error:
-            raise RetryLater("IN_PROGRESS", "another delivery of this job is running") from error
+        except IdempotencyAlreadyInProgressError:
+            result = self._interrupted_or_defer(job, payload)
         except IdempotencyPersistenceLayerError as error:
             raise RetryLater("IDEMPOTENCY_STORE", str(error)) from error
         outcome = DeliveryOutcome(
@@ -171,6 +202,62 @@ class SmsSender:
         self._record(job, result)
         return outcome
 
+    def _interrupted_or_defer(self, job: SmsJob, payload: dict[str, Any]) -> dict[str, Any]:
+        """Another delivery holds the key: wait for it, or, once it cannot be alive any more,
+        record the job UNKNOWN (the provider may have it) and keep the key."""
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemNotFoundError,
+            IdempotencyValidationError,
+        )
+
+        try:
+            record = self._idempotency_store.get_record(data=payload)
+        except IdempotencyItemNotFoundError:
+            raise DeferJob("IN_PROGRESS", 1.0) from None
+        except IdempotencyValidationError as error:
+            raise PoisonJob(
+                "JOB_ID_REUSED", "job_id was seen before with another to/body"
+            ) from error
+        except Exception as error:
+            raise RetryLater("IDEMPOTENCY_STORE", str(error)) from error
+        if record is None or record.status != "INPROGRESS":
+            raise DeferJob("IN_PROGRESS", 1.0)
+        # Powertools stamps the record from the wall clock: `clock` must be that clock (tests
+        # and the fault suite move it forward from there).
+        started = (record.expiry_timestamp or 0) - self._idempotency_ttl
+        age = self._clock().timestamp() - started
+        if age < self._stale_after:
+            raise DeferJob("IN_PROGRESS", self._stale_after - age + 1)
+        seg = segment(job.body)
+        result: dict[str, Any] = {
+            "status": "UNKNOWN",
+            "reason": "OUTCOME_UNKNOWN:INTERRUPTED",
+            "parts": seg.parts,
+            "encoding": seg.encoding,
+            "provider": self._provider.name,
+            "at": self._clock().isoformat(),
+        }
+        logger.warning(
+            "sms delivery interrupted earlier; outcome unknown, not sending again",
+            extra={"job_id": job.job_id, "to": mask_phone(job.to), "age_seconds": round(age)},
+        )
+        try:
+            # Later deliveries (a redrive among them) replay this instead of reading the record.
+            self._idempotency_store.save_success(data=payload, result=result)
+        except Exception:
+            logger.exception(
+                "could not settle the interrupted record", extra={"job_id": job.job_id}
+            )
+        return result
+
+    def _refusal_without_io(self, job: SmsJob, parts: int) -> str | None:
+        """Why the job can never be sent, from the job alone (no store is asked)."""
+        if not numbers.is_valid_number(job.to):
+            return "INVALID_NUMBER"
+        if parts > self._max_parts:
+            return "TOO_MANY_PARTS"
+        return None
+
     def _send(self, job: dict[str, Any]) -> dict[str, Any]:
         """Runs at most once per job_id (until it raises, which frees the key for a retry)."""
         sms = SmsJob.model_validate(job)
@@ -184,16 +271,11 @@ class SmsSender:
             )
             return {**base, "status": "FAILED", "reason": reason, "at": self._clock().isoformat()}
 
-        if not numbers.is_valid_number(sms.to):
-            return failed("INVALID_NUMBER")
-        if seg.parts > self._max_parts:
-            return failed("TOO_MANY_PARTS")
+        refusal = self._refusal_without_io(sms, seg.parts)
+        if refusal is not None:
+            return failed(refusal)
         if self._opt_outs.is_opted_out(sms.to):
             return failed("OPTED_OUT")
-        try:
-            self._limiter.acquire(seg.parts)
-        except RateLimitExceeded as error:
-            raise RetryLater("RATE_LIMITED", str(error)) from error
         message = OutboundSms(
             job_id=sms.job_id,
             to=sms.to,
@@ -203,10 +285,25 @@ class SmsSender:
             encoding=seg.encoding,
             origination=sms.origination,
         )
+        receipts = "expected" if self._provider.sends_receipts else "none"
         try:
             accepted = self._provider.send(message)
         except PermanentSendError as error:
             return failed(error.code)
+        except UnknownOutcomeError as error:
+            # Kept as the idempotent result: no redelivery may call the provider again.
+            logger.warning(
+                "sms outcome unknown; waiting for its delivery receipt",
+                extra={"job_id": sms.job_id, "to": mask_phone(sms.to), "code": error.code},
+            )
+            return {
+                **base,
+                "status": "UNKNOWN",
+                "reason": f"OUTCOME_UNKNOWN:{error.code}",
+                "provider": self._provider.name,
+                "receipts": receipts,
+                "at": self._clock().isoformat(),
+            }
         except RetryableSendError as error:
             raise RetryLater(error.code, error.detail) from error
         logger.info(
@@ -223,6 +320,7 @@ class SmsSender:
             "status": "SENT",
             "provider": accepted.provider,
             "provider_message_id": accepted.message_id,
+            "receipts": receipts,
             "at": self._clock().isoformat(),
         }
 
@@ -255,6 +353,8 @@ def record_result(status: StatusRecorder, job: SmsJob, result: dict[str, Any]) -
             "to_masked": mask_phone(job.to),
             "country": numbers.country_code(job.to),
             "metadata": dict(job.metadata) or None,
+            # "none": the provider sends no receipts here (SNS, sandbox), so SENT is final.
+            "delivery_receipts": result.get("receipts"),
             "created_at": at.isoformat(timespec="milliseconds"),
             **status.day_shard_keys(job.job_id, at),
         },

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
     from courier.settings import Settings
 
+# The message attribute that counts how often a job was put back (see SqsJobConsumer).
+DEFERRALS_ATTRIBUTE = "courier_deferrals"
+
 # SQS limits: DelaySeconds and one visibility extension are bounded by these.
 MAX_DELAY_SECONDS = 900
 MAX_VISIBILITY_SECONDS = 43_200
@@ -78,10 +81,19 @@ class SqsQueues:
             VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
         )
 
-    def requeue(self, *, queue_arn: str, body: str, delay_seconds: float) -> None:
-        """Put a not-yet-due job back with a delay (up to 15 minutes a hop)."""
+    def requeue(
+        self, *, queue_arn: str, body: str, delay_seconds: float, deferrals: int = 0
+    ) -> None:
+        """Put a job back with a delay (up to 15 minutes a hop): not yet due, or deferred.
+
+        A new message starts with a receive count of 0; `deferrals` travels as a message
+        attribute so the consumer can cap how often one job is put back.
+        """
         self._client.send_message(
             QueueUrl=self.queue_url(queue_arn),
             MessageBody=body,
             DelaySeconds=max(0, min(int(delay_seconds + 0.999), MAX_DELAY_SECONDS)),
+            MessageAttributes={
+                DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(deferrals)}
+            },
         )

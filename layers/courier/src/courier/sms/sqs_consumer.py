@@ -4,6 +4,11 @@ Records are validated here (malformed → dead-letter queue with the reason, ack
 never retried), delivered concurrently on a bounded thread pool (the rate limiter keeps the pace),
 and transient failures are reported as batch item failures after pushing their visibility out with
 exponential backoff, so a throttled provider is not hammered by immediate redeliveries.
+
+A job that must wait through no fault of its own (the rate budget is spent, another delivery holds
+it) is *deferred*: put back on its queue with a delay and acknowledged, so waiting never counts
+toward maxReceiveCount. Deferrals are counted in a message attribute and capped, after which the
+job takes the ordinary retry path (and, in the end, the redrive policy).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from pydantic import ValidationError
 
 from courier.observability import logger, metrics
 from courier.sms.contract import SmsJob
-from courier.sms.delivery import DeliveryOutcome, PoisonJob, RetryLater, SmsSender
+from courier.sms.delivery import DeferJob, DeliveryOutcome, PoisonJob, RetryLater, SmsSender
+from courier.sms.queues import DEFERRALS_ATTRIBUTE
 from courier.validation import describe_problems
 
 if TYPE_CHECKING:
@@ -65,6 +71,7 @@ class SqsJobConsumer:
         concurrency: int,
         retry_base_seconds: int,
         retry_max_seconds: int,
+        max_deferrals: int = 50,
         rng: random.Random | None = None,
     ) -> None:
         self._sender = sender
@@ -72,13 +79,12 @@ class SqsJobConsumer:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sms-send")
         self._retry_base = retry_base_seconds
         self._retry_max = retry_max_seconds
+        self._max_deferrals = max_deferrals
         self._rng = rng or random.Random()
         self._counts: Counter[str] = Counter()
         self._job_locks: dict[str, asyncio.Lock] = {}
 
     def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-        if context is not None:
-            self._sender.register_lambda_context(context)
         self._counts = Counter()
         self._job_locks = {}
         # Our own partial response even when every record fails: the retry decision is per record.
@@ -103,6 +109,11 @@ class SqsJobConsumer:
         except PoisonJob as poison:
             await self._dead_letter(record, poison)
             return "DEAD_LETTERED"
+        except DeferJob as wait:
+            if await self._defer(record, wait):
+                return "DEFERRED"
+            await self._back_off(record, wait.code)
+            raise RetryLater(wait.code, "deferred too often") from wait
         except RetryLater as retry:
             await self._back_off(record, retry.code)
             raise
@@ -118,23 +129,52 @@ class SqsJobConsumer:
 
     async def _settle(self, record: SQSRecord, outcome: DeliveryOutcome) -> None:
         if outcome.status == "DEFERRED":
-            await asyncio.get_running_loop().run_in_executor(
-                self._pool,
-                lambda: self._queues.requeue(
-                    queue_arn=record.event_source_arn,
-                    body=record.body,
-                    delay_seconds=outcome.defer_seconds,
-                ),
-            )
-            self._counts["deferred"] += 1
+            # Scheduled jobs wait for their time: not a deferral that counts toward the cap.
+            await self._requeue(record, outcome.defer_seconds, deferrals=None)
+            self._counts["scheduled"] += 1
             return
         if outcome.deduplicated:
             self._counts["deduplicated"] += 1
             logger.info("sms duplicate skipped", extra={"job_id": outcome.job_id})
             return
-        self._counts["sent" if outcome.status == "SENT" else "failed"] += 1
+        self._counts[outcome.status.lower()] += 1
         if outcome.status == "SENT":
             self._counts["parts"] += outcome.parts
+
+    async def _defer(self, record: SQSRecord, wait: DeferJob) -> bool:
+        """Re-queue the record with a delay; False when it has been deferred too often."""
+        deferrals = _deferrals(record) + 1
+        if deferrals > self._max_deferrals:
+            logger.warning(
+                "sms deferral cap reached; retrying instead",
+                extra={"message_id": record.message_id, "code": wait.code},
+            )
+            return False
+        # Jitter spreads the deferred jobs out, so they do not all come back in the same second.
+        seconds = wait.seconds + self._rng.uniform(0, max(1.0, wait.seconds / 2))
+        await self._requeue(record, seconds, deferrals=deferrals)
+        self._counts["deferred"] += 1
+        logger.info(
+            "sms deferred",
+            extra={
+                "message_id": record.message_id,
+                "code": wait.code,
+                "delay_seconds": round(seconds, 1),
+                "deferrals": deferrals,
+            },
+        )
+        return True
+
+    async def _requeue(self, record: SQSRecord, seconds: float, *, deferrals: int | None) -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            self._pool,
+            lambda: self._queues.requeue(
+                queue_arn=record.event_source_arn,
+                body=record.body,
+                delay_seconds=seconds,
+                deferrals=deferrals if deferrals is not None else _deferrals(record),
+            ),
+        )
 
     async def _dead_letter(self, record: SQSRecord, poison: PoisonJob) -> None:
         logger.warning(
@@ -180,9 +220,15 @@ class SqsJobConsumer:
             logger.exception("could not set retry backoff", extra={"message_id": record.message_id})
 
     def _emit_metrics(self) -> None:
+        degraded = self._sender.take_rate_limit_degraded()
+        if degraded:
+            self._counts["rate_limit_degraded"] += degraded
         names = {
             "sent": "SmsSent",
             "failed": "SmsFailed",
+            "unknown": "SmsOutcomeUnknown",
+            "scheduled": "SmsScheduled",
+            "rate_limit_degraded": "SmsRateLimitDegraded",
             "retried": "SmsRetried",
             "deduplicated": "SmsDeduplicated",
             "dead_lettered": "SmsDeadLettered",
@@ -195,3 +241,13 @@ class SqsJobConsumer:
     @property
     def last_batch_counts(self) -> dict[str, int]:
         return dict(self._counts)
+
+
+def _deferrals(record: SQSRecord) -> int:
+    """How often this job was deferred before (the message attribute the re-queue carries)."""
+    attribute = record.message_attributes.get(DEFERRALS_ATTRIBUTE)
+    value = attribute.string_value if attribute is not None else None
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

@@ -9,13 +9,21 @@ from enum import StrEnum
 
 class SmsStatus(StrEnum):
     SENT = "SENT"
+    # The provider may or may not have the message (its answer was lost): never sent again;
+    # the delivery receipt, which carries the job id, moves it to DELIVERED or FAILED.
+    UNKNOWN = "UNKNOWN"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
 
 
 # Later stages win; within a stage the later event wins. Receipts may arrive before the
 # sender has written SENT, or twice, or out of order: the rank makes every write commutative.
-STATUS_RANK = {SmsStatus.SENT: 1, SmsStatus.DELIVERED: 2, SmsStatus.FAILED: 2}
+STATUS_RANK = {
+    SmsStatus.SENT: 1,
+    SmsStatus.UNKNOWN: 1,
+    SmsStatus.DELIVERED: 2,
+    SmsStatus.FAILED: 2,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +56,4 @@ class JobRecord:
     country: str | None
     metadata: dict[str, object]
     day: str | None
+    delivery_receipts: str | None = None

@@ -191,6 +191,7 @@ class SmsStatusStore:
             country=data.get("country"),
             metadata=data.get("metadata") or {},
             day=data.get("day"),
+            delivery_receipts=data.get("delivery_receipts"),
         )
 
     def find_job_by_provider_message(self, provider_message_id: str) -> str | None:

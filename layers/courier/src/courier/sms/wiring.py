@@ -16,8 +16,18 @@ if TYPE_CHECKING:
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
-    """The provider's budget shared by every sender; within it, this sender's share if capped."""
-    from courier.rate_limit import AllOf, RedisRateLimiter, Unlimited
+    """The provider's budget shared by every sender; within it, this sender's share if capped.
+
+    Both live in Redis; while Redis is unreachable this instance falls back to the same buckets
+    in memory at its fraction of each rate (see `Settings.sms_rate_limit_fallback_rate`).
+    """
+    from courier.rate_limit import (
+        AllOf,
+        FallbackRateLimiter,
+        LocalRateLimiter,
+        RedisRateLimiter,
+        Unlimited,
+    )
 
     if settings.sms_rate_limit_mps <= 0:
         return Unlimited()
@@ -25,29 +35,38 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
 
     redis = connect_redis(settings)
     shared_key = f"{settings.sms_rate_limit_key}:{settings.sms_provider}"
-    shared = RedisRateLimiter(
-        redis,
-        key=shared_key,
-        rate=settings.sms_rate_limit_mps,
-        burst=settings.sms_rate_limit_burst,
-        max_wait_seconds=settings.sms_rate_limit_max_wait_seconds,
+    rates = {shared_key: settings.sms_rate_limit_mps}
+    if settings.sms_rate_limit_share < 1:
+        share_key = settings.sms_rate_limit_share_key or f"{shared_key}:share"
+        # The narrower bucket first: its wait is spent before booking the shared slot.
+        rates = {share_key: settings.sms_rate_limit_mps * settings.sms_rate_limit_share, **rates}
+    fallback_share = settings.sms_rate_limit_fallback_rate / settings.sms_rate_limit_mps
+    burst, wait = settings.sms_rate_limit_burst, settings.sms_rate_limit_max_wait_seconds
+    shared = AllOf(
+        *(
+            RedisRateLimiter(redis, key=key, rate=rate, burst=burst, max_wait_seconds=wait)
+            for key, rate in rates.items()
+        )
     )
-    if settings.sms_rate_limit_share >= 1:
-        return shared
-    own = RedisRateLimiter(
-        redis,
-        key=settings.sms_rate_limit_share_key or f"{shared_key}:share",
-        rate=settings.sms_rate_limit_mps * settings.sms_rate_limit_share,
-        burst=settings.sms_rate_limit_burst,
-        max_wait_seconds=settings.sms_rate_limit_max_wait_seconds,
+    fallback = AllOf(
+        *(
+            LocalRateLimiter(rate=rate * fallback_share, burst=burst, max_wait_seconds=wait)
+            for rate in rates.values()
+        )
     )
-    return AllOf(own, shared)
+    return FallbackRateLimiter(
+        shared,
+        fallback,
+        fallback_rate=settings.sms_rate_limit_fallback_rate,
+        retry_after_seconds=settings.sms_rate_limit_retry_after_seconds,
+    )
 
 
 def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> SmsSender:
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    from courier.dynamodb_tables import dynamodb_client_config
     from courier.sms.delivery import SmsSender
     from courier.sms.opt_out import OptOutList
     from courier.sms.providers import build_provider
@@ -55,7 +74,11 @@ def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> 
 
     idempotency_store = DynamoDBPersistenceLayer(
         table_name=settings.sms_idempotency_table,
-        boto3_client=boto3.client("dynamodb", endpoint_url=settings.aws_endpoint_url or None),
+        boto3_client=boto3.client(
+            "dynamodb",
+            endpoint_url=settings.aws_endpoint_url or None,
+            config=dynamodb_client_config(),
+        ),
     )
     return SmsSender(
         provider=provider or build_provider(settings),
@@ -66,6 +89,7 @@ def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> 
         max_parts=settings.sms_max_parts,
         schedule_horizon=timedelta(days=settings.sms_schedule_horizon_days),
         idempotency_ttl_seconds=settings.sms_idempotency_ttl_seconds,
+        in_progress_stale_seconds=settings.sms_in_progress_stale_seconds,
     )
 
 
@@ -79,6 +103,7 @@ def build_consumer(settings: Settings, *, provider: SmsProvider | None = None) -
         concurrency=settings.sms_send_concurrency,
         retry_base_seconds=settings.sms_retry_base_seconds,
         retry_max_seconds=settings.sms_retry_max_seconds,
+        max_deferrals=settings.sms_max_deferrals,
     )
 
 

@@ -51,10 +51,23 @@ class PermanentSendError(ProviderError):
     """The job can never succeed as it is (invalid number, opted out, blocked): record FAILED."""
 
 
+class UnknownOutcomeError(ProviderError):
+    """The request may have reached the provider but no answer came back (a read timeout, a
+    connection reset after the request was written): sending again could send twice, so the
+    job is recorded as UNKNOWN and settled by its delivery receipt instead."""
+
+
 class SmsProvider(Protocol):
-    """Sends one message. Raises `RetryableSendError` or `PermanentSendError`, nothing else."""
+    """Sends one message, in one attempt.
+
+    Raises `RetryableSendError` (the provider certainly did not take it), `PermanentSendError`
+    or `UnknownOutcomeError` (it may have), nothing else.
+    """
 
     name: str
+    # Whether this provider's delivery receipts reach the status function (SENT then moves to
+    # DELIVERED/FAILED); without them SENT is the job's final state.
+    sends_receipts: bool
 
     def send(self, message: OutboundSms) -> ProviderAccepted: ...
 

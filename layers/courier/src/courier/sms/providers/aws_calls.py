@@ -16,7 +16,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     ParamValidationError,
     PartialCredentialsError,
+    ProxyConnectionError,
     ReadTimeoutError,
+    SSLError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -27,6 +29,7 @@ from courier.sms.providers import (
     ProviderAccepted,
     ProviderError,
     RetryableSendError,
+    UnknownOutcomeError,
 )
 
 if TYPE_CHECKING:
@@ -68,11 +71,18 @@ _MAX_DETAIL_CHARS = 300
 
 
 def aws_client_config() -> Config:
-    """Short timeouts and one SDK retry: SQS redelivery with backoff is the real retry loop."""
+    """One attempt, short timeouts: a send is never retried by the SDK.
+
+    botocore's standard mode retries read timeouts and dropped connections, which may come after
+    the provider accepted the message: a retry there sends it twice. SQS redelivery with backoff
+    is the retry loop for answers that say the message was not taken; an answer that never came
+    is an unknown outcome (see `transport_error`). The timeouts fit well inside the sender's 30 s
+    budget: a 2 s connect plus a 5 s read, once.
+    """
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "total_max_attempts": 2},
+        retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=2,
         read_timeout=5,
     )
@@ -116,16 +126,21 @@ def unknown_client_error(exc: ClientError) -> RetryableSendError:
 def transport_error(exc: BotoCoreError) -> ProviderError:
     """Map an SDK-side failure (no service answer) to our errors.
 
-    A read timeout may come after the provider accepted the message, so a retry can duplicate
-    it; the sender's idempotency record is what keeps that rare case visible.
+    Only failures that happen before the request is written are safe to retry: the connection
+    was never made (connect timeout, refused, DNS). A read timeout or a connection closed or
+    broken after that may come after the provider accepted the message, so it is an unknown
+    outcome, never a retry.
     """
     detail = scrub(str(exc))
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
-        return RetryableSendError("TIMEOUT", detail)
-    if isinstance(
-        exc, EndpointConnectionError | ConnectionClosedError | BotoConnectionError | HTTPClientError
-    ):
+    if isinstance(exc, ConnectTimeoutError):
+        return RetryableSendError("CONNECT_TIMEOUT", detail)
+    if isinstance(exc, EndpointConnectionError | ProxyConnectionError | SSLError):
+        # Refused, unresolvable or no TLS session: nothing was written.
         return RetryableSendError("CONNECTION", detail)
+    if isinstance(exc, ReadTimeoutError):
+        return UnknownOutcomeError("TIMEOUT_AFTER_SEND", detail)
+    if isinstance(exc, ConnectionClosedError | BotoConnectionError | HTTPClientError):
+        return UnknownOutcomeError("CONNECTION_LOST", detail)
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return RetryableSendError("PROVIDER_CONFIGURATION", detail)
     if isinstance(exc, ParamValidationError):
@@ -171,6 +186,7 @@ def log_refusal(service: str, message: OutboundSms, error: ProviderError) -> Pro
             "to": mask_phone(message.to),
             "code": error.code,
             "retryable": isinstance(error, RetryableSendError),
+            "outcome_unknown": isinstance(error, UnknownOutcomeError),
             "detail": error.detail,
         },
     )

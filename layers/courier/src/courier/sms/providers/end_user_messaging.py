@@ -55,6 +55,8 @@ class EndUserMessagingProvider:
     """Sends through `SendTextMessage`; `Context.job_id` ties delivery events back to the job."""
 
     name = "end-user-messaging"
+    # Its configuration set's event destination feeds SmsEventsTopic → the status function.
+    sends_receipts = True
 
     def __init__(
         self,

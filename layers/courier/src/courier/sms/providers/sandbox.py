@@ -42,6 +42,7 @@ class SandboxProvider:
     """
 
     name = "sandbox"
+    sends_receipts = False
 
     def __init__(
         self,

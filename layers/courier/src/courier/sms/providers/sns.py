@@ -88,6 +88,10 @@ class SnsProvider:
     """Publishes straight to a phone number; SNS has no per-message TTL or context to carry."""
 
     name = "sns"
+    # SNS reports SMS delivery only to CloudWatch Logs, through account-wide SMS attributes and
+    # log groups it creates itself; a stack cannot own those safely, so jobs stay SENT (marked
+    # `delivery_receipts: none`). docs/sms-pipeline.md says how to follow them in the logs.
+    sends_receipts = False
 
     def __init__(
         self, client: SNSClient, *, origination_identity: str = "", max_price: str = ""
