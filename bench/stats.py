@@ -163,7 +163,7 @@ def run_step(
     """One aggregate step; returns (wall seconds, tracemalloc peak bytes or 0, partial bytes)."""
     from zoneinfo import ZoneInfo
 
-    from courier.stats.contract import ShardTask
+    from courier.stats.contract import AggregateRequest
     from courier.stats.steps import StatsAggregator
 
     objects = MemoryObjects()
@@ -172,7 +172,7 @@ def run_step(
         objects=objects,
         zone=ZoneInfo("Asia/Seoul"),
     )
-    task = ShardTask(date=DAY, source=source, shard=0)
+    task = AggregateRequest(date=DAY, source=source, shard=0, run="bench")
     if traced:
         tracemalloc.start()
     start = time.perf_counter()

@@ -1,7 +1,8 @@
-"""Lambda handler, stats plan step: `{}` or `{"date": "YYYY-MM-DD"}` → the day and its shards.
+"""Lambda handler, stats plan step: `{}` or `{"date": "YYYY-MM-DD"}` → the days and their shards.
 
-Raises InvalidStatsInput (not retried by the state machine) for a malformed, impossible, current
-or future date.
+`{}` (the schedule) plans yesterday and the STATS_LATE_RECEIPT_DAYS days before it, newest first;
+a date plans that day alone. Raises InvalidStatsInput (not retried by the state machine) for a
+malformed, impossible, current or future date.
 """
 
 from __future__ import annotations
@@ -28,5 +29,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except ValidationError as error:
         raise InvalidStatsInput(f"invalid stats input: {describe_problems(error)}") from None
     result = stats_planner().plan(request)
-    logger.info("stats day planned", extra={"date": result.date, "shards": len(result.shards)})
+    logger.info(
+        "stats days planned",
+        extra={
+            "days": [day.date for day in result.days],
+            "shards_per_day": len(result.days[0].shards),
+        },
+    )
     return result.model_dump(mode="json")

@@ -1,7 +1,7 @@
 """Lambda handler, stats publish step: the day's partials → DailyStats item + JSON/CSV reports.
 
-Input `{"date", "partials": [<aggregate outputs>]}`; output `{"date", "summary", "report_json",
-"report_csv"}` (the summary is the notification's one line).
+Input `{"date", "run", "partials": [<this run's aggregate outputs>]}`; output `{"date", "summary",
+"report_json", "report_csv"}` (the summary is the notification's one line).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import boto3
@@ -25,6 +25,9 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 import aggregate
 import plan
 import publish
+from courier.settings import get_settings
+from courier.sms.status_store import SmsStatusStore
+from courier.stats import wiring as stats_wiring
 from tests.harness import (
     ACCOUNT,
     REGION,
@@ -32,7 +35,17 @@ from tests.harness import (
     FakeLambdaContext,
     template_resources,
 )
-from tests.integration.stats_day import BUCKET, DAY, NOW, Stack, seed_chat, seed_sms
+from tests.integration.stats_day import (
+    BUCKET,
+    DAY,
+    NOW,
+    Stack,
+    receipt,
+    seed_chat,
+    seed_sms,
+    sent,
+    utc,
+)
 
 HANDLERS: dict[str, Callable[[Any, Any], Any]] = {
     "StatsPlan": plan.handler,
@@ -54,6 +67,8 @@ class Deployment:
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.invocations: list[tuple[str, dict[str, Any]]] = []
         self.faults: dict[str, list[Exception]] = {}
+        # One action to run just before a function's next invocation (inside that invocation).
+        self.before: dict[str, Callable[[], None]] = {}
         self.machine_arn = ""
         self.inbox = ""
 
@@ -98,6 +113,8 @@ def dispatch_to_handlers(deployment: Deployment) -> Callable[..., bytes]:
         name = function_name.rsplit(":", 1)[-1]
         event = json.loads(body or b"{}")
         deployment.invocations.append((name, event))
+        if action := deployment.before.pop(name, None):
+            action()
         try:
             if deployment.faults.get(name):
                 raise deployment.faults[name].pop(0)
@@ -188,8 +205,9 @@ def test_a_seeded_day_runs_to_the_expected_item_reports_and_notification(
         if name == "StatsAggregate"
     )
     assert aggregated == [("chat", n) for n in range(3)] + [("sms", n) for n in range(4)]
-    output = json.loads(execution["output"])
+    (output,) = json.loads(execution["output"])
     item = stack.item()
+    assert output["date"] == DAY
     assert output["summary"] == item["summary"]
     assert item["sms"]["jobs"] == 27
     assert item["chat"]["active_users"] == 6
@@ -228,6 +246,22 @@ def test_a_permanent_failure_ends_in_the_failure_notification(deployment: Deploy
     assert "2099-01-01" in note
 
 
+def test_a_failed_day_fails_the_run_with_its_error_and_notifies(deployment: Deployment) -> None:
+    # Given the publish step of the day fails for good
+    from courier.stats.errors import PartialsMismatch
+
+    deployment.faults["StatsPublish"] = [PartialsMismatch("partials do not match the plan")]
+
+    # When the day runs
+    execution = deployment.run({"date": DAY})
+
+    # Then the day's error (not a generic Map failure) fails the run and is notified
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "PartialsMismatch"
+    (note,) = deployment.notifications()
+    assert "PartialsMismatch" in note
+
+
 def test_rerunning_a_day_gives_byte_identical_reports(deployment: Deployment) -> None:
     seed_sms()
     seed_chat()
@@ -246,7 +280,77 @@ def test_empty_input_means_yesterday_in_seoul_across_the_utc_date_boundary(
     # When the scheduled start passes {}
     execution = deployment.run({})
 
-    # Then the day planned and published is the 24th: yesterday in Seoul
+    # Then the newest day planned and published is the 24th: yesterday in Seoul
     assert execution["status"] == "SUCCEEDED", execution
     assert deployment.invocations[0] == ("StatsPlan", {})
-    assert json.loads(execution["output"])["date"] == "2026-11-24"
+    assert json.loads(execution["output"])[0]["date"] == "2026-11-24"
+
+
+def test_partials_are_keyed_by_the_execution(deployment: Deployment) -> None:
+    seed_sms()
+    execution = deployment.run({"date": DAY})
+    assert execution["status"] == "SUCCEEDED", execution
+    name = execution["name"]
+    steps = [event for step, event in deployment.invocations if step != "StatsPlan"]
+    assert steps
+    assert {event["run"] for event in steps} == {name}
+    (publish_event,) = [event for step, event in deployment.invocations if step == "StatsPublish"]
+    assert all(
+        ref["partial_key"].startswith(f"partials/{DAY}/{name}/")
+        for ref in publish_event["partials"]
+    )
+
+
+def test_overlapping_executions_of_a_day_each_publish_their_own_partials(
+    deployment: Deployment, stack: Stack
+) -> None:
+    # Given execution A of the day has aggregated every shard
+    seed_sms()
+    seed_chat()
+    outputs: list[dict[str, Any]] = []
+
+    def b_runs_the_same_day_with_one_more_job() -> None:
+        # Just before A publishes, a job of the day is recorded and B runs the whole day
+        sent(SmsStatusStore.from_settings(get_settings()), "between-runs", utc("2026-11-24T06:00"))
+        outputs.append(deployment.run({"date": DAY}))
+
+    deployment.before["StatsPublish"] = b_runs_the_same_day_with_one_more_job
+
+    # When A then publishes
+    a = deployment.run({"date": DAY})
+
+    # Then both succeeded, each with the numbers of its own partials (A never read B's)
+    (b,) = outputs
+    assert b["status"] == "SUCCEEDED", b
+    assert a["status"] == "SUCCEEDED", a
+    assert "SMS 28 jobs" in json.loads(b["output"])[0]["summary"]
+    assert "SMS 27 jobs" in json.loads(a["output"])[0]["summary"]
+
+
+def test_the_schedule_recounts_the_days_late_receipts_changed(
+    deployment: Deployment, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the scheduled run on the 25th (00:10 in Seoul) counted a job of the 24th as SENT
+    seed_sms()
+    seed_chat()
+    assert deployment.run({})["status"] == "SUCCEEDED"
+    assert stack.item()["sms"]["by_status"]["SENT"] == 2
+
+    # When its delivery receipt arrives on the 26th and the schedule runs on the 27th
+    receipt(
+        SmsStatusStore.from_settings(get_settings()),
+        "no-receipt",
+        utc("2026-11-26T01:00"),
+        "DELIVERED",
+    )
+    monkeypatch.setattr(stats_wiring, "system_clock", lambda: NOW + timedelta(days=2))
+    execution = deployment.run({})
+
+    # Then the 24th now counts the receipt: its item was overwritten, not added to
+    assert execution["status"] == "SUCCEEDED", execution
+    sms = stack.item()["sms"]
+    assert sms["by_status"] == {"DELIVERED": 23, "FAILED": 3, "SENT": 1}
+    assert sms["jobs"] == 27
+    # And that run covered the 26th and the three days before it, newest first
+    published = [day["date"] for day in json.loads(execution["output"])]
+    assert published == ["2026-11-26", "2026-11-25", "2026-11-24", "2026-11-23"]

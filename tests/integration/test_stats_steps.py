@@ -18,8 +18,9 @@ import aggregate
 import plan
 import publish
 from courier.settings import get_settings
+from courier.sms.status_store import SmsStatusStore
 from courier.stats import wiring
-from courier.stats.contract import ShardTask
+from courier.stats.contract import AggregateRequest
 from courier.stats.errors import InvalidStatsInput, MissingObject
 from tests.harness import (
     load_event,
@@ -33,23 +34,36 @@ from tests.integration.stats_day import (
     Stack,
     seed_chat,
     seed_sms,
+    sent,
+    utc,
 )
 
 # ---- the run ----------------------------------------------------------------------------------
 
 
-def run_day(event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-    """What the state machine does: plan, the Map over shards, publish."""
+RUN = "run-1"
+
+
+def aggregate_day(day: dict[str, Any], run: str) -> list[dict[str, Any]]:
+    """The shard Map of one planned day, as the state machine's ItemSelector feeds it."""
+    return [aggregate.handler({**task, "run": run}, CONTEXT) for task in day["shards"]]
+
+
+def run_day(
+    event: dict[str, Any], run: str = RUN
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """What the state machine does for the newest planned day: plan, its shard Map, publish."""
     planned = plan.handler(event, CONTEXT)
-    partials = [aggregate.handler(task, CONTEXT) for task in planned["shards"]]
-    published = publish.handler({"date": planned["date"], "partials": partials}, CONTEXT)
-    return planned, partials, published
+    day = planned["days"][0]
+    partials = aggregate_day(day, run)
+    published = publish.handler({"date": day["date"], "run": run, "partials": partials}, CONTEXT)
+    return day, partials, published
 
 
-def report_objects(stack: Stack) -> dict[str, bytes]:
+def report_objects(stack: Stack, run: str = RUN) -> dict[str, bytes]:
     keys = [f"reports/{DAY}/daily-stats.json", f"reports/{DAY}/daily-stats.csv"]
-    keys += [f"partials/{DAY}/sms-{n:02d}.json" for n in range(SMS_SHARDS)]
-    keys += [f"partials/{DAY}/chat-{n:02d}.json" for n in range(CHAT_SHARDS)]
+    keys += [f"partials/{DAY}/{run}/sms-{n:02d}.json" for n in range(SMS_SHARDS)]
+    keys += [f"partials/{DAY}/{run}/chat-{n:02d}.json" for n in range(CHAT_SHARDS)]
     return {key: stack.object(key) for key in keys}
 
 
@@ -150,8 +164,28 @@ def test_rerunning_a_day_gives_byte_identical_reports(stack: Stack) -> None:
     assert stack.item() == first_item
 
     # Publishing the Map's outputs in another order changes nothing either.
-    publish.handler({"date": DAY, "partials": list(reversed(partials))}, CONTEXT)
+    publish.handler({"date": DAY, "run": RUN, "partials": list(reversed(partials))}, CONTEXT)
     assert report_objects(stack) == first_objects
+
+
+def test_overlapping_runs_of_a_day_never_read_each_others_partials(stack: Stack) -> None:
+    # Given run A has aggregated the day
+    seed_sms()
+    seed_chat()
+    day = plan.handler({"date": DAY}, CONTEXT)["days"][0]
+    partials_a = aggregate_day(day, "run-a")
+    # And a job of the day is recorded, then run B aggregates and publishes the same day
+    sent(SmsStatusStore.from_settings(get_settings()), "between-runs", utc("2026-11-24T06:00:00"))
+    partials_b = aggregate_day(day, "run-b")
+    published_b = publish.handler({"date": DAY, "run": "run-b", "partials": partials_b}, CONTEXT)
+
+    # When run A publishes after B
+    published_a = publish.handler({"date": DAY, "run": "run-a", "partials": partials_a}, CONTEXT)
+
+    # Then each run published its own snapshot: A read its partials, not B's
+    assert "SMS 27 jobs" in published_a["summary"]
+    assert "SMS 28 jobs" in published_b["summary"]
+    assert all("/run-a/" in ref["partial_key"] for ref in partials_a)
 
 
 def test_small_query_pages_give_the_same_partials(stack: Stack) -> None:
@@ -161,15 +195,15 @@ def test_small_query_pages_give_the_same_partials(stack: Stack) -> None:
     whole = report_objects(stack)
 
     paged = wiring.build_aggregator(get_settings(), page_size=2)
-    for task in plan.handler({"date": DAY}, CONTEXT)["shards"]:
-        paged.aggregate(ShardTask.model_validate(task))
+    for task in plan.handler({"date": DAY}, CONTEXT)["days"][0]["shards"]:
+        paged.aggregate(AggregateRequest.model_validate({**task, "run": RUN}))
     assert report_objects(stack) == whole
 
 
 def test_the_aggregate_event_file_runs(stack: Stack) -> None:
     seed_sms()
     result = aggregate.handler(load_event("stats/aggregate.json"), CONTEXT)
-    assert result["partial_key"] == f"partials/{DAY}/sms-03.json"
+    assert result["partial_key"] == f"partials/{DAY}/backfill-2026-11-24/sms-03.json"
     stored = json.loads(stack.object(result["partial_key"]))
     assert stored["records"] == result["records"]
 
@@ -187,9 +221,9 @@ def test_publish_without_the_partials_fails(stack: Stack) -> None:
             "source": task["source"],
             "shard": task["shard"],
             "records": 0,
-            "partial_key": f"partials/{DAY}/{task['source']}-{task['shard']:02d}.json",
+            "partial_key": f"partials/{DAY}/{RUN}/{task['source']}-{task['shard']:02d}.json",
         }
-        for task in planned["shards"]
+        for task in planned["days"][0]["shards"]
     ]
     with pytest.raises(MissingObject):
-        publish.handler({"date": DAY, "partials": refs}, CONTEXT)
+        publish.handler({"date": DAY, "run": RUN, "partials": refs}, CONTEXT)

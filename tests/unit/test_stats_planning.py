@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 import plan
 from courier.stats import wiring
-from courier.stats.contract import PartialRef, PlanRequest, PublishRequest, ShardTask
+from courier.stats.contract import AggregateRequest, PartialRef, PlanRequest, PublishRequest
 from courier.stats.errors import InvalidStatsInput
 from courier.stats.planning import StatsPlanner, resolve_day, shard_tasks
 from tests.harness import FakeLambdaContext, load_event
@@ -112,14 +113,46 @@ def test_shard_list_has_every_sms_then_every_chat_shard(sms: int, chat: int) -> 
 
 def test_planner_output_is_the_documented_shape() -> None:
     planner = StatsPlanner(sms_shards=2, chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC)
-    assert planner.plan(PlanRequest()).model_dump(mode="json") == {
+    assert planner.plan(PlanRequest(date="2026-11-24")).model_dump(mode="json") == {
         "date": "2026-11-24",
-        "shards": [
-            {"date": "2026-11-24", "source": "sms", "shard": 0},
-            {"date": "2026-11-24", "source": "sms", "shard": 1},
-            {"date": "2026-11-24", "source": "chat", "shard": 0},
+        "days": [
+            {
+                "date": "2026-11-24",
+                "shards": [
+                    {"date": "2026-11-24", "source": "sms", "shard": 0},
+                    {"date": "2026-11-24", "source": "sms", "shard": 1},
+                    {"date": "2026-11-24", "source": "chat", "shard": 0},
+                ],
+            }
         ],
     }
+
+
+def test_the_scheduled_run_replans_the_days_late_receipts_may_still_change() -> None:
+    # Given receipts arrive up to three days after a day's first run
+    planner = StatsPlanner(
+        sms_shards=1, chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC, late_receipt_days=3
+    )
+    # When the schedule starts a run ({}) on the 25th in Seoul
+    result = planner.plan(PlanRequest())
+    # Then it covers yesterday and the three days before, newest first, each with its shards
+    assert result.date == "2026-11-24"
+    assert [day.date for day in result.days] == [
+        "2026-11-24",
+        "2026-11-23",
+        "2026-11-22",
+        "2026-11-21",
+    ]
+    assert all({task.date for task in day.shards} == {day.date} for day in result.days)
+    # And a backfill still covers its one day
+    assert [day.date for day in planner.plan(PlanRequest(date="2026-11-02")).days] == ["2026-11-02"]
+
+
+def test_the_late_receipt_window_is_three_days_unless_configured() -> None:
+    from courier.settings import Settings
+
+    assert Settings.from_env({}).stats_late_receipt_days == 3
+    assert Settings.from_env({"STATS_LATE_RECEIPT_DAYS": "0"}).stats_late_receipt_days == 0
 
 
 CONTEXT: Any = FakeLambdaContext()
@@ -145,14 +178,21 @@ def test_handler_plans_yesterday_and_ignores_unknown_keys() -> None:
     ):
         result = plan.handler(event, CONTEXT)
         assert result["date"] == "2026-11-24"
-        assert len(result["shards"]) == 5
+        assert [day["date"] for day in result["days"]] == [
+            "2026-11-24",
+            "2026-11-23",
+            "2026-11-22",
+            "2026-11-21",
+        ]
+        assert all(len(day["shards"]) == 5 for day in result["days"])
 
 
 @pytest.mark.usefixtures("late_clock")
 def test_handler_backfills_the_event_files_day() -> None:
     result = plan.handler(load_event("stats/plan-backfill.json"), CONTEXT)
     assert result["date"] == "2026-11-24"
-    assert result["shards"][0] == {"date": "2026-11-24", "source": "sms", "shard": 0}
+    (day,) = result["days"]
+    assert day["shards"][0] == {"date": "2026-11-24", "source": "sms", "shard": 0}
 
 
 @pytest.mark.usefixtures("late_clock")
@@ -165,11 +205,20 @@ def test_handler_raises_invalid_stats_input(event: dict[str, object]) -> None:
         plan.handler(event, CONTEXT)
 
 
+@pytest.mark.parametrize("run", ["", "a/b", "two words", "x" * 81])
+def test_a_run_name_must_be_one_segment_of_a_key(run: str) -> None:
+    with pytest.raises(ValidationError):
+        AggregateRequest(date="2026-11-24", source="sms", shard=0, run=run)
+    with pytest.raises(ValidationError):
+        PublishRequest(date="2026-11-24", run=run, partials=[])
+
+
 def test_step_event_files_match_the_contract() -> None:
-    task = ShardTask.model_validate(load_event("stats/aggregate.json"))
+    task = AggregateRequest.model_validate(load_event("stats/aggregate.json"))
     assert task.day_shard == "2026-11-24#03"
     publish = PublishRequest.model_validate(load_event("stats/publish.json"))
     assert len(publish.partials) == 32
+    assert all(f"/{publish.run}/" in ref.partial_key for ref in publish.partials)
     assert all(isinstance(ref, PartialRef) for ref in publish.partials)
     assert load_event("stats/scheduled-start.json") == {}
     assert load_event("stats/plan-yesterday.json") == {}

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from courier.stats.adapters import DynamoDayShardPager, DynamoStatsTable, S3ObjectStore
-from courier.stats.contract import PartialRef, PublishRequest, ShardTask
+from courier.stats.contract import AggregateRequest, PartialRef, PublishRequest
 from courier.stats.errors import MissingObject, PartialsMismatch, TransientStatsError
 from courier.stats.steps import StatsAggregator, StatsPublisher
 from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS
@@ -20,6 +20,7 @@ from tests.harness import REGION
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = "2026-11-24"
+RUN = "run-a"
 
 
 class ListPager:
@@ -95,24 +96,24 @@ class Stack:
             top_rooms=5,
         )
 
-    def aggregate_all(self) -> list[PartialRef]:
-        tasks = [ShardTask(date=DAY, source="sms", shard=n) for n in range(2)] + [
-            ShardTask(date=DAY, source="chat", shard=n) for n in range(3)
+    def aggregate_all(self, run: str = RUN) -> list[PartialRef]:
+        tasks = [AggregateRequest(date=DAY, source="sms", shard=n, run=run) for n in range(2)] + [
+            AggregateRequest(date=DAY, source="chat", shard=n, run=run) for n in range(3)
         ]
         return [self.aggregator.aggregate(task) for task in tasks]
 
 
 def test_aggregate_stores_the_partial_and_returns_a_small_pointer() -> None:
     stack = Stack()
-    ref = stack.aggregator.aggregate(ShardTask(date=DAY, source="sms", shard=0))
+    ref = stack.aggregator.aggregate(AggregateRequest(date=DAY, source="sms", shard=0, run=RUN))
     assert ref.model_dump() == {
         "source": "sms",
         "shard": 0,
         "records": 3,
-        "partial_key": f"partials/{DAY}/sms-00.json",
+        "partial_key": f"partials/{DAY}/{RUN}/sms-00.json",
     }
     assert stack.sms_pager.asked == [f"{DAY}#00"]
-    body, content_type = stack.objects.objects[f"partials/{DAY}/sms-00.json"]
+    body, content_type = stack.objects.objects[f"partials/{DAY}/{RUN}/sms-00.json"]
     assert content_type == "application/json"
     partial = json.loads(body)
     assert partial["sms"]["by_status"] == {"DELIVERED": 1, "FAILED": 1, "SENT": 1}
@@ -122,7 +123,7 @@ def test_aggregate_stores_the_partial_and_returns_a_small_pointer() -> None:
 
 def test_an_empty_shard_gives_an_empty_partial() -> None:
     stack = Stack()
-    ref = stack.aggregator.aggregate(ShardTask(date=DAY, source="chat", shard=2))
+    ref = stack.aggregator.aggregate(AggregateRequest(date=DAY, source="chat", shard=2, run=RUN))
     assert ref.records == 0
     assert json.loads(stack.objects.objects[ref.partial_key][0])["chat"] == {
         "messages": 0,
@@ -134,7 +135,7 @@ def test_an_empty_shard_gives_an_empty_partial() -> None:
 def test_publish_merges_every_partial_and_writes_item_and_reports() -> None:
     stack = Stack()
     refs = stack.aggregate_all()
-    result = stack.publisher.publish(PublishRequest(date=DAY, partials=refs))
+    result = stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=refs))
     assert result.report_json == f"s3://reports/reports/{DAY}/daily-stats.json"
     assert result.report_csv == f"s3://reports/reports/{DAY}/daily-stats.csv"
     assert result.summary.startswith(f"Daily stats {DAY} (Asia/Seoul): SMS 4 jobs")
@@ -152,9 +153,9 @@ def test_publish_merges_every_partial_and_writes_item_and_reports() -> None:
 def test_publish_is_independent_of_the_order_of_the_partials() -> None:
     stack = Stack()
     refs = stack.aggregate_all()
-    stack.publisher.publish(PublishRequest(date=DAY, partials=refs))
+    stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=refs))
     first = dict(stack.objects.objects)
-    stack.publisher.publish(PublishRequest(date=DAY, partials=list(reversed(refs))))
+    stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=list(reversed(refs))))
     assert stack.objects.objects == first
 
 
@@ -162,22 +163,44 @@ def test_publish_refuses_missing_duplicate_and_foreign_partials() -> None:
     stack = Stack()
     refs = stack.aggregate_all()
     with pytest.raises(PartialsMismatch, match=r"missing \[\('chat', 2\)\]"):
-        stack.publisher.publish(PublishRequest(date=DAY, partials=refs[:-1]))
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=refs[:-1]))
     with pytest.raises(PartialsMismatch, match="listed twice"):
-        stack.publisher.publish(PublishRequest(date=DAY, partials=[*refs, refs[0]]))
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=[*refs, refs[0]]))
     foreign = refs[0].model_copy(update={"partial_key": "reports/other.json"})
     with pytest.raises(PartialsMismatch, match="is not"):
-        stack.publisher.publish(PublishRequest(date=DAY, partials=[foreign, *refs[1:]]))
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=[foreign, *refs[1:]]))
     stale = refs[0].model_copy(update={"records": 99})
     with pytest.raises(PartialsMismatch, match="holds 3 records"):
-        stack.publisher.publish(PublishRequest(date=DAY, partials=[stale, *refs[1:]]))
-    extra = PartialRef(source="sms", shard=2, records=0, partial_key=f"partials/{DAY}/sms-02.json")
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=[stale, *refs[1:]]))
+    extra = PartialRef(
+        source="sms", shard=2, records=0, partial_key=f"partials/{DAY}/{RUN}/sms-02.json"
+    )
     with pytest.raises(PartialsMismatch, match=r"unexpected \[\('sms', 2\)\]"):
-        stack.publisher.publish(PublishRequest(date=DAY, partials=[*refs, extra]))
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=[*refs, extra]))
     del stack.objects.objects[refs[1].partial_key]
     with pytest.raises(MissingObject):
-        stack.publisher.publish(PublishRequest(date=DAY, partials=refs))
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=refs))
     assert stack.table.items == {}
+
+
+def test_two_runs_of_a_day_each_publish_from_their_own_partials() -> None:
+    # Given run A has aggregated the day, then a record arrives and run B aggregates it too
+    stack = Stack()
+    refs_a = stack.aggregate_all("run-a")
+    late = [*SMS_RECORDS[f"{DAY}#01"], sms("SENT", 1)]
+    stack.sms_pager.records = {**SMS_RECORDS, f"{DAY}#01": late}
+    refs_b = stack.aggregate_all("run-b")
+
+    # When both publish, the run that started later first
+    b = stack.publisher.publish(PublishRequest(date=DAY, run="run-b", partials=refs_b))
+    a = stack.publisher.publish(PublishRequest(date=DAY, run="run-a", partials=refs_a))
+
+    # Then each published its own snapshot (A never read B's partials)
+    assert a.summary.startswith(f"Daily stats {DAY} (Asia/Seoul): SMS 4 jobs")
+    assert b.summary.startswith(f"Daily stats {DAY} (Asia/Seoul): SMS 5 jobs")
+    # And one run's pointers do not pass for another run's
+    with pytest.raises(PartialsMismatch, match="is not"):
+        stack.publisher.publish(PublishRequest(date=DAY, run="run-a", partials=refs_b))
 
 
 # ---- adapters (botocore Stubber: no network) ---------------------------------------------------

@@ -1,13 +1,17 @@
 """What the state machine passes between the steps: small JSON documents, far below 256 KB.
 
-    plan      {} | {"date": "YYYY-MM-DD"}          -> PlanResult {"date", "shards": [ShardTask]}
-    aggregate ShardTask {"date", "source", "shard"} -> PartialRef {"source", "shard", "records",
-                                                                   "partial_key"}
-    publish   {"date", "partials": [PartialRef]}   -> PublishResult {"date", "summary",
-                                                                      "report_json", "report_csv"}
+    plan      {} | {"date": "YYYY-MM-DD"}          -> PlanResult {"date", "days": [DayPlan
+                                                       {"date", "shards": [ShardTask]}]}
+    aggregate AggregateRequest {"date", "source", "shard", "run"}
+                                                  -> PartialRef {"source", "shard", "records",
+                                                                 "partial_key"}
+    publish   {"date", "run", "partials": [PartialRef]}
+                                                  -> PublishResult {"date", "summary",
+                                                                    "report_json", "report_csv"}
 
-Inputs ignore keys they do not know (a scheduled start or an ItemSelector may add some); outputs
-carry exactly the documented keys.
+`run` is the Step Functions execution name: it keys the partials, so two executions of the same
+day never read each other's. Inputs ignore keys they do not know (a scheduled start or an
+ItemSelector may add some); outputs carry exactly the documented keys.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ def _calendar_day(value: str) -> str:
 
 Day = Annotated[str, AfterValidator(_calendar_day)]
 
+# An execution name (1-80 characters, never "/" or whitespace in Step Functions): one path
+# segment of a partial's key.
+RunName = Annotated[str, Field(pattern=r"^[^/\s]{1,80}$")]
+
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -53,7 +61,7 @@ class PlanRequest(_Input):
 
 
 class ShardTask(_Input):
-    """One Map item: one day-shard of one source."""
+    """One shard Map item as planned: one day-shard of one source."""
 
     date: Day
     source: Source
@@ -65,9 +73,24 @@ class ShardTask(_Input):
         return f"{self.date}#{self.shard:02d}"
 
 
-class PlanResult(_Output):
+class AggregateRequest(ShardTask):
+    """The aggregate step's input: the planned item plus the execution it belongs to."""
+
+    run: RunName
+
+
+class DayPlan(_Output):
+    """One day Map item: a day and every shard to aggregate for it."""
+
     date: Day
     shards: list[ShardTask]
+
+
+class PlanResult(_Output):
+    """`date` is the newest day of the run (the notification's subject); `days` newest first."""
+
+    date: Day
+    days: list[DayPlan]
 
 
 class PartialRef(_Input):
@@ -81,6 +104,7 @@ class PartialRef(_Input):
 
 class PublishRequest(_Input):
     date: Day
+    run: RunName
     partials: list[PartialRef]
 
 
@@ -91,9 +115,9 @@ class PublishResult(_Output):
     report_csv: str
 
 
-def partial_key(day: str, source: Source, shard: int) -> str:
-    """`partials/<date>/<source>-<NN>.json` in the reports bucket."""
-    return f"partials/{day}/{source}-{shard:02d}.json"
+def partial_key(day: str, run: str, source: Source, shard: int) -> str:
+    """`partials/<date>/<run>/<source>-<NN>.json` in the reports bucket: one set per execution."""
+    return f"partials/{day}/{run}/{source}-{shard:02d}.json"
 
 
 def report_keys(day: str) -> tuple[str, str]:

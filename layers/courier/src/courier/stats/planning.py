@@ -1,4 +1,4 @@
-"""Which day a run covers, and the day-shards the Map state reads in parallel."""
+"""Which days a run covers, and the day-shards the Map state reads in parallel for each."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from courier.stats.contract import DAY_PATTERN, PlanRequest, PlanResult, ShardTask
+from courier.stats.contract import DAY_PATTERN, DayPlan, PlanRequest, PlanResult, ShardTask
 from courier.stats.errors import InvalidStatsInput
 
 
@@ -38,6 +38,17 @@ def resolve_day(
     return day
 
 
+def days_to_run(day: date, *, requested: bool, late_receipt_days: int) -> list[date]:
+    """Newest first: a requested day alone; otherwise yesterday and the `late_receipt_days` before.
+
+    Delivery receipts keep changing a day's SMS statuses after its first run, so the scheduled
+    run aggregates those days again (each re-run overwrites the day's item and reports).
+    """
+    if requested:
+        return [day]
+    return [day - timedelta(days=back) for back in range(late_receipt_days + 1)]
+
+
 def shard_tasks(day: date, *, sms_shards: int, chat_shards: int) -> list[ShardTask]:
     """Every SMS shard, then every chat shard, in order."""
     text = day.isoformat()
@@ -47,7 +58,7 @@ def shard_tasks(day: date, *, sms_shards: int, chat_shards: int) -> list[ShardTa
 
 
 class StatsPlanner:
-    """The plan step: resolve the day against the clock, list its shards."""
+    """The plan step: resolve the days against the clock, list each day's shards."""
 
     def __init__(
         self,
@@ -57,12 +68,14 @@ class StatsPlanner:
         timezone: str,
         clock: Callable[[], datetime],
         allow_open_day: bool = False,
+        late_receipt_days: int = 0,
     ) -> None:
         self._sms_shards = sms_shards
         self._chat_shards = chat_shards
         self._timezone = timezone
         self._clock = clock
         self._allow_open_day = allow_open_day
+        self._late_receipt_days = late_receipt_days
 
     def plan(self, request: PlanRequest) -> PlanResult:
         day = resolve_day(
@@ -71,7 +84,18 @@ class StatsPlanner:
             timezone=self._timezone,
             allow_open_day=self._allow_open_day,
         )
+        days = days_to_run(
+            day, requested=request.date is not None, late_receipt_days=self._late_receipt_days
+        )
         return PlanResult(
             date=day.isoformat(),
-            shards=shard_tasks(day, sms_shards=self._sms_shards, chat_shards=self._chat_shards),
+            days=[
+                DayPlan(
+                    date=each.isoformat(),
+                    shards=shard_tasks(
+                        each, sms_shards=self._sms_shards, chat_shards=self._chat_shards
+                    ),
+                )
+                for each in days
+            ],
         )

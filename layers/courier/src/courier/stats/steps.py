@@ -8,10 +8,10 @@ from typing import Any, Protocol, TypeVar
 
 from courier.stats.contract import (
     SOURCES,
+    AggregateRequest,
     PartialRef,
     PublishRequest,
     PublishResult,
-    ShardTask,
     Source,
     partial_key,
     report_keys,
@@ -58,10 +58,10 @@ class StatsAggregator:
         self._objects = objects
         self._zone = zone
 
-    def aggregate(self, task: ShardTask) -> PartialRef:
+    def aggregate(self, task: AggregateRequest) -> PartialRef:
         tally = fold(task.source, self._pagers[task.source].pages(task.day_shard), zone=self._zone)
         document = PartialDocument.of(task.date, task.source, task.shard, tally)
-        key = partial_key(task.date, task.source, task.shard)
+        key = partial_key(task.date, task.run, task.source, task.shard)
         self._objects.put(key, document.to_bytes(), content_type=JSON_TYPE)
         return PartialRef(
             source=task.source, shard=task.shard, records=tally.records, partial_key=key
@@ -87,13 +87,13 @@ class StatsPublisher:
         self._top_rooms = top_rooms
 
     def check_complete(self, request: PublishRequest) -> None:
-        """Exactly one partial per planned shard, each at the key the aggregate step uses."""
+        """Exactly one partial per planned shard, each at the key this run's aggregate step used."""
         seen: set[tuple[Source, int]] = set()
         for ref in request.partials:
             if (ref.source, ref.shard) in seen:
                 raise PartialsMismatch(f"{ref.source} shard {ref.shard} is listed twice")
             seen.add((ref.source, ref.shard))
-            expected = partial_key(request.date, ref.source, ref.shard)
+            expected = partial_key(request.date, request.run, ref.source, ref.shard)
             if ref.partial_key != expected:
                 raise PartialsMismatch(f"partial key {ref.partial_key!r} is not {expected!r}")
         wanted = {(source, n) for source in SOURCES for n in range(self._shards[source])}
@@ -110,7 +110,7 @@ class StatsPublisher:
         if document.records != ref.records:
             raise PartialsMismatch(
                 f"{ref.partial_key} holds {document.records} records, the step reported "
-                f"{ref.records} (overwritten by another run?)"
+                f"{ref.records} (rewritten by a late attempt of the step?)"
             )
         return document.tally
 

@@ -121,7 +121,7 @@ Tally = SmsTally | ChatTally
 
 
 class PartialDocument(BaseModel):
-    """A shard's partial aggregate as stored in S3 (`partials/<date>/<source>-<NN>.json`)."""
+    """A shard's partial aggregate as stored in S3 (`partials/<date>/<run>/<source>-<NN>.json`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

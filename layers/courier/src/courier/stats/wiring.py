@@ -51,6 +51,7 @@ def build_planner(
         timezone=settings.service_timezone,
         clock=clock,
         allow_open_day=settings.stats_allow_open_day,
+        late_receipt_days=settings.stats_late_receipt_days,
     )
 
 
