@@ -4,8 +4,8 @@
 #   make tools     bootstrap the pinned toolchain (idempotent; stamps skip work on re-runs)
 #                  (Python tools, and asl-validator from package-lock.json via npm ci)
 #   make lint      ruff check, ruff format --check, mypy
-#   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint, checkov,
-#                  asl-validator on statemachines/*.asl.json + their DefinitionSubstitutions
+#   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint with the
+#                  serverless rules, checkov, asl-validator on statemachines/*.asl.json + substitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
 #   make dev       the whole system locally: MiniStack + redis-server, template.yaml deployed
@@ -178,9 +178,11 @@ sam-validate: $(SAM_STAMP)
 	@echo "==> sam validate --lint"
 	$(SAM) validate --lint --template-file template.yaml --region $(AWS_DEFAULT_REGION)
 
+# With the serverless rules (cfn-lint-serverless: DLQs, log retention, tracing, star actions...);
+# each finding the template accepts is ignored on its resource with the reason beside it.
 cfn-lint: $(VENV_STAMP)
-	@echo "==> cfn-lint"
-	$(VBIN)/cfn-lint --regions $(AWS_DEFAULT_REGION) -- template.yaml
+	@echo "==> cfn-lint (+ cfn_lint_serverless.rules)"
+	$(VBIN)/cfn-lint -a cfn_lint_serverless.rules --regions $(AWS_DEFAULT_REGION) -- template.yaml
 
 checkov: $(CHECKOV_STAMP)
 	@echo "==> checkov"
