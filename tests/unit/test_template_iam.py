@@ -1,0 +1,268 @@
+"""template.yaml grants each function the data-plane actions its code calls, on its resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.harness import template_resources
+
+# SAM policy templates that grant one narrow action on one named resource; every other template
+# (DynamoDBCrudPolicy, DynamoDBReadPolicy, SQSSendMessagePolicy, S3CrudPolicy...) grants actions
+# no function here calls, so policies spell their statements out instead.
+NARROW_POLICY_TEMPLATES = {
+    "AWSSecretsManagerGetSecretValuePolicy",  # secretsmanager:GetSecretValue on one secret
+    "LambdaInvokePolicy",  # lambda:InvokeFunction on one function
+    "SNSPublishMessagePolicy",  # sns:Publish on one topic
+}
+
+# What SAM's broad templates expand to (aws-sam-translator's policy_templates.json), so that a
+# function still using one shows up below as granting the actions its code never calls.
+BROAD_TEMPLATE_ACTIONS = {
+    "DynamoDBCrudPolicy": (
+        "TableName",
+        [
+            "dynamodb:GetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
+            "dynamodb:ConditionCheckItem",
+        ],
+    ),
+    "DynamoDBReadPolicy": (
+        "TableName",
+        [
+            "dynamodb:GetItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
+        ],
+    ),
+    "SQSSendMessagePolicy": ("QueueName", ["sqs:SendMessage*"]),
+}
+
+DATA_PLANE = ("dynamodb:", "sqs:", "s3:", "sns:", "execute-api:")
+
+CONNECTIONS = "ChatApi/POST/@connections/*"
+IDEMPOTENCY = {
+    # Powertools' DynamoDBPersistenceLayer: read, conditional put, save result, delete on failure.
+    ("dynamodb:GetItem", "SmsIdempotencyTable"),
+    ("dynamodb:PutItem", "SmsIdempotencyTable"),
+    ("dynamodb:UpdateItem", "SmsIdempotencyTable"),
+    ("dynamodb:DeleteItem", "SmsIdempotencyTable"),
+}
+
+
+def sender_grants(queue: str, dead_letter_queue: str) -> set[tuple[str, str]]:
+    """courier.sms.delivery / status_store / opt_out / queues, as one SMS sender calls them."""
+    return IDEMPOTENCY | {
+        ("dynamodb:PutItem", "SmsMessagesTable"),  # SmsStatusStore.record: first write
+        ("dynamodb:UpdateItem", "SmsMessagesTable"),  # SmsStatusStore.record: later ones
+        ("dynamodb:GetItem", "SmsOptOutTable"),  # OptOutList.is_opted_out
+        ("sqs:SendMessage", dead_letter_queue),  # SqsQueues.dead_letter
+        ("sqs:SendMessage", queue),  # SqsQueues.requeue
+        ("sqs:ChangeMessageVisibility", queue),  # SqsQueues.back_off
+        ("sqs:GetQueueUrl", queue),  # SqsQueues.queue_url
+        ("sns:Publish", "*"),  # SnsSmsProvider, to a phone number: only when SmsProvider=sns
+    }
+
+
+EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
+    "SmsTransactionalSenderFunction": sender_grants(
+        "SmsTransactionalQueue", "SmsTransactionalDeadLetterQueue"
+    ),
+    "SmsBulkSenderFunction": sender_grants("SmsBulkQueue", "SmsBulkDeadLetterQueue"),
+    "SmsStatusFunction": {
+        ("dynamodb:GetItem", "SmsMessagesTable"),
+        ("dynamodb:PutItem", "SmsMessagesTable"),
+        ("dynamodb:UpdateItem", "SmsMessagesTable"),
+        ("dynamodb:Query", "SmsMessagesTable/index/by_provider_message"),
+        ("sqs:SendMessage", "SmsEventsDeadLetterQueue"),
+    },
+    # ChatChannel.handle: the session from the table when Redis lost it, Gone connections pruned,
+    # messages appended and paged (table, not an index), replies and fan-out by POST only.
+    "ChatChannelFunction": {
+        ("dynamodb:GetItem", "ChatConnectionsTable"),
+        ("dynamodb:DeleteItem", "ChatConnectionsTable"),
+        ("dynamodb:PutItem", "ChatMessagesTable"),
+        ("dynamodb:Query", "ChatMessagesTable"),
+        ("execute-api:ManageConnections", CONNECTIONS),
+    },
+    "ChatConnectFunction": {("dynamodb:PutItem", "ChatConnectionsTable")},
+    "ChatDisconnectFunction": {
+        ("dynamodb:GetItem", "ChatConnectionsTable"),
+        ("dynamodb:DeleteItem", "ChatConnectionsTable"),
+        ("execute-api:ManageConnections", CONNECTIONS),
+    },
+    "ChatDefaultFunction": {("execute-api:ManageConnections", CONNECTIONS)},
+    # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
+    "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
+    "StatsPlanFunction": set(),
+    "StatsAggregateFunction": {
+        ("dynamodb:Query", "SmsMessagesTable/index/by_day_shard"),
+        ("dynamodb:Query", "ChatMessagesTable/index/by_day_shard"),
+        ("s3:PutObject", "StatsReportsBucket/partials/*"),
+    },
+    "StatsPublishFunction": {
+        ("s3:GetObject", "StatsReportsBucket/partials/*"),
+        ("s3:ListBucket", "StatsReportsBucket"),  # a missing partial answers 404, not 403
+        ("s3:PutObject", "StatsReportsBucket/reports/*"),
+        ("dynamodb:PutItem", "DailyStatsTable"),
+    },
+}
+
+
+def policy_entries(props: dict[str, Any]) -> Iterator[tuple[str | None, Any]]:
+    """(condition, entry) for each Policies entry; an `Fn::If` yields the branch it guards."""
+    for entry in props.get("Policies", []):
+        if isinstance(entry, dict) and "Fn::If" in entry:
+            condition, when_true, when_false = entry["Fn::If"]
+            for branch, guard in ((when_true, condition), (when_false, f"!{condition}")):
+                if branch != {"Ref": "AWS::NoValue"}:
+                    yield guard, branch
+        else:
+            yield None, entry
+
+
+def statements(resource: dict[str, Any]) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    """(condition, statement) for each inline statement of a SAM resource or an IAM resource."""
+    props = resource.get("Properties", {})
+    if resource["Type"].startswith("AWS::Serverless::"):
+        for condition, entry in policy_entries(props):
+            if isinstance(entry, dict) and "Statement" in entry:
+                for statement in listed(entry["Statement"]):
+                    yield condition, statement
+        return
+    documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+    documents += [props["PolicyDocument"]] if "PolicyDocument" in props else []
+    for document in documents:
+        for statement in listed(document.get("Statement", [])):
+            yield resource.get("Condition"), statement
+
+
+def listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def target(resource: Any) -> str:
+    """The resource a statement names, as `LogicalId[/suffix]` (or the literal string)."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::GetAtt" in resource:
+        name = resource["Fn::GetAtt"]
+        return str(name[0] if isinstance(name, list) else name.split(".")[0])
+    if "Ref" in resource:
+        return str(resource["Ref"])
+    if "Fn::Sub" in resource:
+        text = resource["Fn::Sub"]
+        text = text[0] if isinstance(text, list) else text
+        if text.startswith("${") and ".Arn}" in text:
+            name, _, rest = text[2:].partition(".Arn}")
+            return name + rest
+        if "@connections" in text:
+            # arn:...:execute-api:region:account:${ChatApi}/${ChatStageName}/POST/@connections/*
+            api = text.split(":")[-1]
+            return api.replace("${", "").replace("}", "").replace("/ChatStageName", "")
+        return str(text)
+    raise AssertionError(f"unexpected resource form {resource!r}")
+
+
+def granted(resource: dict[str, Any]) -> set[tuple[str, str]]:
+    """(action, target) pairs of the data-plane services, SAM's broad templates expanded."""
+    pairs: set[tuple[str, str]] = set()
+    for _, entry in policy_entries(resource.get("Properties", {})):
+        if isinstance(entry, dict):
+            for name, (key, actions) in BROAD_TEMPLATE_ACTIONS.items():
+                if name in entry:
+                    pairs |= {(action, target(entry[name][key])) for action in actions}
+    for _, statement in statements(resource):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in listed(statement["Action"]):
+            if action.startswith(DATA_PLANE):
+                pairs |= {(action, target(r)) for r in listed(statement["Resource"])}
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    return template_resources()
+
+
+def principals(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    kinds = {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::StateMachine",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+    }
+    return {name: r for name, r in resources.items() if r["Type"] in kinds}
+
+
+def test_no_policy_uses_a_broad_sam_policy_template(resources: dict[str, Any]) -> None:
+    broad = sorted(
+        f"{name}: {key}"
+        for name, resource in principals(resources).items()
+        for _, entry in policy_entries(resource.get("Properties", {}))
+        if isinstance(entry, dict) and "Statement" not in entry and "PolicyDocument" not in entry
+        for key in entry
+        if key not in NARROW_POLICY_TEMPLATES
+    )
+    assert broad == []
+
+
+def test_no_managed_policy_is_attached_by_name(resources: dict[str, Any]) -> None:
+    named = sorted(
+        name
+        for name, resource in principals(resources).items()
+        if resource["Type"].startswith("AWS::Serverless::")
+        for _, entry in policy_entries(resource.get("Properties", {}))
+        if isinstance(entry, str)
+    )
+    assert named == []
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_GRANTS))
+def test_each_function_gets_exactly_what_its_code_calls(
+    resources: dict[str, Any], function: str
+) -> None:
+    assert granted(resources[function]) == EXPECTED_GRANTS[function]
+
+
+def test_sns_publish_on_any_resource_only_for_the_sns_sms_provider(
+    resources: dict[str, Any],
+) -> None:
+    # Direct-to-phone SMS through SNS has no topic ARN to scope to; nothing else may need "*".
+    unscoped = sorted(
+        (name, condition)
+        for name, resource in principals(resources).items()
+        for condition, statement in statements(resource)
+        if statement.get("Effect") == "Allow"
+        and any(a in {"sns:Publish", "sns:*", "*"} for a in listed(statement["Action"]))
+        and "*" in listed(statement["Resource"])
+    )
+    assert unscoped == [
+        ("SmsBulkSenderFunction", "IsSnsProvider"),
+        ("SmsTransactionalSenderFunction", "IsSnsProvider"),
+    ]
+
+
+def test_no_statement_grants_a_wildcard_action(resources: dict[str, Any]) -> None:
+    wildcards = sorted(
+        (name, action)
+        for name, resource in principals(resources).items()
+        for _, statement in statements(resource)
+        if statement.get("Effect") == "Allow"
+        for action in listed(statement["Action"])
+        if action == "*" or action.endswith(":*")
+    )
+    assert wildcards == []
