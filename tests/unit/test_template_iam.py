@@ -105,16 +105,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "ChatDefaultFunction": {("execute-api:ManageConnections", CONNECTIONS)},
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
-    "ChatAuthorizerFunction": set(),  # its one grant is the token secret
-    # courier.http_api: SmsProducer (SendMessageBatch is authorised as sqs:SendMessage), job and
-    # day reads, room history pages.
-    "ApiFunction": {
-        ("sqs:SendMessage", "SmsTransactionalQueue"),
-        ("sqs:SendMessage", "SmsBulkQueue"),
-        ("dynamodb:GetItem", "SmsMessagesTable"),
-        ("dynamodb:GetItem", "DailyStatsTable"),
-        ("dynamodb:Query", "ChatMessagesTable"),
-    },
     "StatsPlanFunction": set(),
     "StatsAggregateFunction": {
         ("dynamodb:Query", "SmsMessagesTable/index/by_day_shard"),
