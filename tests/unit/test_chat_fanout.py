@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
 
 from courier.chat.fanout import (
@@ -101,15 +103,129 @@ def test_the_adapter_maps_the_real_api_errors(
             ApiGatewayPoster(client).post("c1", b"{}")
 
 
-def test_other_api_errors_are_failures_not_prunes() -> None:
-    # Given a forbidden post (a permissions problem, not a gone client)
+def test_a_forbidden_answer_to_every_post_prunes_nothing() -> None:
+    # Given @connections answering 403 to every post (a wrong endpoint or missing permission)
     client = boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT)
     with Stubber(client) as stubber:
-        stubber.add_client_error(
-            "post_to_connection", service_error_code="ForbiddenException", http_status_code=403
-        )
+        for _ in range(2):
+            stubber.add_client_error(
+                "post_to_connection", service_error_code="ForbiddenException", http_status_code=403
+            )
         fanout = Fanout(ApiGatewayPoster(client), workers=1)
 
-        # When it is fanned out, Then it counts as failed and nothing is pruned
-        result = fanout.send(["c1"], b"{}")
-    assert (result.delivered, result.gone, result.failed) == (0, [], ["c1"])
+        # When it is fanned out, Then both count as failed and nothing is pruned
+        result = fanout.send(["c1", "c2"], b"{}")
+    assert (result.delivered, result.gone, result.failed) == (0, [], ["c1", "c2"])
+
+
+def _in_order(client: Any) -> Fanout:
+    """One worker posts in the order of the targets (the order the Stubber answers in)."""
+    return Fanout(ApiGatewayPoster(client), workers=1, sleep=lambda _: None)
+
+
+def test_a_forbidden_connection_among_live_ones_is_pruned() -> None:
+    # Given a room where one connection's id is no longer known to API Gateway (403)
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT)
+    with Stubber(client) as stubber:
+        stubber.add_response("post_to_connection", {}, {"ConnectionId": "live", "Data": ANY})
+        stubber.add_client_error(
+            "post_to_connection",
+            service_error_code="ForbiddenException",
+            http_status_code=403,
+            expected_params={"ConnectionId": "stale", "Data": ANY},
+        )
+
+        # When a frame goes to the room
+        result = _in_order(client).send(["live", "stale"], b"{}")
+
+        # Then the forbidden one is reported gone (pruned), after a single post
+        stubber.assert_no_pending_responses()
+    assert (result.delivered, result.gone, result.failed) == (1, ["stale"], [])
+
+
+def test_server_errors_are_retried_once() -> None:
+    # Given @connections answering 500 once for c1, and twice for c2
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT)
+    with Stubber(client) as stubber:
+        for connection_id, answers in [("c1", [500, 200]), ("c2", [500, 503])]:
+            for status in answers:
+                params = {"ConnectionId": connection_id, "Data": ANY}
+                if status == 200:
+                    stubber.add_response("post_to_connection", {}, params)
+                else:
+                    stubber.add_client_error(
+                        "post_to_connection",
+                        service_error_code="InternalServerErrorException",
+                        http_status_code=status,
+                        expected_params=params,
+                    )
+
+        # When a frame goes to both
+        result = _in_order(client).send(["c1", "c2"], b"{}")
+
+        # Then each was posted twice: c1 got it on the retry, c2 failed after one retry
+        stubber.assert_no_pending_responses()
+    assert (result.delivered, result.gone, result.failed) == (1, [], ["c2"])
+
+
+def test_a_timed_out_post_is_retried_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given @connections timing out once for c1 and every time for c2
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT)
+    calls: list[str] = []
+
+    def post_to_connection(ConnectionId: str, Data: bytes) -> dict[str, Any]:
+        calls.append(ConnectionId)
+        if ConnectionId == "c2" or calls.count(ConnectionId) == 1:
+            raise ReadTimeoutError(endpoint_url=ENDPOINT)
+        return {}
+
+    monkeypatch.setattr(client, "post_to_connection", post_to_connection)
+
+    # When a frame goes to both
+    result = _in_order(client).send(["c1", "c2"], b"{}")
+
+    # Then each was tried twice: c1 delivered on the retry, c2 failed
+    assert calls == ["c1", "c1", "c2", "c2"]
+    assert (result.delivered, result.gone, result.failed) == (1, [], ["c2"])
+
+
+def test_failures_are_logged_by_connection_and_error_code_never_the_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a room with a live connection, a gone one and one the API refuses (400)
+    from courier.observability import logger
+
+    logged: list[tuple[str, str, dict[str, Any]]] = []
+    for level in ("info", "warning"):
+        monkeypatch.setattr(
+            logger,
+            level,
+            lambda msg, *a, level=level, **kw: logged.append((level, msg, kw.get("extra", {}))),
+        )
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT)
+    with Stubber(client) as stubber:
+        stubber.add_response("post_to_connection", {}, {"ConnectionId": "ok", "Data": ANY})
+        stubber.add_client_error(
+            "post_to_connection", service_error_code="GoneException", http_status_code=410
+        )
+        stubber.add_client_error(
+            "post_to_connection", service_error_code="BadRequestException", http_status_code=400
+        )
+
+        # When a frame with a message text goes to the room
+        frame = b'{"type":"message","text":"the secret plan"}'
+        result = _in_order(client).send(["ok", "gone", "bad"], frame)
+
+    # Then the gone and the failed connection are logged with their codes, and no text is
+    assert (result.delivered, result.gone, result.failed) == (1, ["gone"], ["bad"])
+    assert (
+        "info",
+        "chat connections gone",
+        {"gone": 1, "connections": {"gone": "GoneException"}},
+    ) in logged
+    assert (
+        "warning",
+        "chat posts failed",
+        {"failed": 1, "connections": {"bad": "BadRequestException"}},
+    ) in logged
+    assert "secret plan" not in repr(logged)

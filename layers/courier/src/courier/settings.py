@@ -96,6 +96,9 @@ class Settings(BaseModel):
     chat_history_recent: int = Field(default=50, ge=1, le=1000)
     chat_fanout_workers: int = Field(default=32, ge=1, le=256)
     chat_client_msg_id_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    chat_message_retention_days: int = Field(
+        default=365, ge=1, description="days a chat message is kept (the table's TTL)"
+    )
 
     # Chat tokens: the HS256 secret from Secrets Manager in AWS; the plain value for local runs only
     chat_token_secret_arn: str = ""

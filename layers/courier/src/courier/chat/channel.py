@@ -116,6 +116,29 @@ class ChatChannel:
 
     # -- frames -------------------------------------------------------------------------------
     def handle(self, connection_id: str, frame: ClientFrame) -> None:
+        """Answer one frame; a failure answers `internal_error` and the connection lives on."""
+        try:
+            self._handle(connection_id, frame)
+        except Exception:
+            # Logged by action and connection only: the frame may hold a message text.
+            logger.exception(
+                "chat frame failed",
+                extra={"action": frame.action, "connection_id": connection_id},
+            )
+            self._count("InternalErrors")
+            self._reply_internal_error(connection_id, frame.action)
+
+    def _reply_internal_error(self, connection_id: str, action: str) -> None:
+        error = ErrorEvent(
+            code=ErrorCode.INTERNAL_ERROR, reason="the server failed; retry later", action=action
+        )
+        try:
+            self.reply(connection_id, error)
+        except Exception:
+            # The reply needs Redis only to prune a gone connection; nothing more to do here.
+            logger.exception("chat internal_error reply failed")
+
+    def _handle(self, connection_id: str, frame: ClientFrame) -> None:
         session = self._session(connection_id)
         if session is None:
             # Redis and the table both forgot it: the connection was swept or pruned.
@@ -212,7 +235,12 @@ class ChatChannel:
             sent_at=now,
             client_msg_id=frame.client_msg_id,
         )
-        self._messages.append(stored)
+        try:
+            self._messages.append(stored)
+        except BaseException:
+            # Not stored: its retry must be a new send, never acknowledged as this one.
+            self._release_claim(session.sub, frame.client_msg_id, message_id)
+            raise
         event = _message_event(stored)
         self._rooms.push_recent(frame.room, event.model_dump_json())
         self._count("MessagesSent")
@@ -227,6 +255,13 @@ class ChatChannel:
                 duplicate=False,
             ),
         )
+
+    def _release_claim(self, sub: str, client_msg_id: str, message_id: str) -> None:
+        try:
+            self._rooms.release_client_message(sub, client_msg_id, message_id)
+        except Exception:
+            # Redis failed too: the claim expires with its TTL; the store's error is the news.
+            logger.exception("chat client_msg_id release failed")
 
     def _history(self, session: Session, frame: HistoryFrame) -> None:
         try:
@@ -258,7 +293,7 @@ class ChatChannel:
             self._connections.delete(connection_id)
         self._count("ConnectionsPruned", len(result.gone))
         if result.failed:
-            logger.warning("chat posts failed", extra={"failed": len(result.failed)})
+            # The fan-out logged each failed connection with its error code.
             self._count("DeliveryFailures", len(result.failed))
         return result
 

@@ -1,18 +1,22 @@
-"""`chat`: mint chat tokens for local runs and tests, or print the chat JSON Schemas.
+"""`chat`: mint chat tokens, print the chat JSON Schemas, or delete a room's history.
 
     chat token --sub u-1 --name Alice --room lobby --room 'team-*' [--ttl 3600] [--secret S]
     chat schema [client|server]
+    chat history delete --room lobby [--yes]
 
 `token` prints only the token on stdout (its expiry goes to stderr). The secret is --secret, else
 the deployment's: $CHAT_TOKEN_SECRET_ARN (Secrets Manager) or $CHAT_TOKEN_SECRET.
 `schema client` and `schema server` print the committed file; `schema` alone prints one JSON
-object holding both. Exit status: 0 on success, 2 for usage errors.
+object holding both. `history delete` without --yes only counts what it would delete; with
+--yes it deletes the room's messages from $CHAT_MESSAGES_TABLE and Redis ($REDIS_URL).
+Exit status: 0 on success, 2 for usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -68,7 +72,31 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of client frames, server events, or both.",
     )
     schema.add_argument("which", nargs="?", choices=["client", "server"], help="default: both")
+
+    history = commands.add_parser(
+        "history",
+        help="manage a room's message history",
+        description="Manage a room's stored message history.",
+    )
+    history_commands = history.add_subparsers(dest="history_command", required=True)
+    delete = history_commands.add_parser(
+        "delete",
+        help="delete a room's messages (a dry run without --yes)",
+        description="Delete every message of a room from DynamoDB and Redis. Without --yes, "
+        "only print what would be deleted.",
+    )
+    delete.add_argument("--room", required=True, type=_room_name, help="the room, e.g. lobby")
+    delete.add_argument("--yes", action="store_true", help="really delete (default: dry run)")
     return parser
+
+
+def _room_name(text: str) -> str:
+    from courier.chat.frames import ROOM_PATTERN
+
+    # One exact room only: never a pattern, so a typo cannot reach other rooms' keys.
+    if not re.fullmatch(ROOM_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"not a room name (pattern {ROOM_PATTERN})")
+    return text
 
 
 def _describe(loc: tuple[int | str, ...], problem: str) -> str:
@@ -117,6 +145,30 @@ def _schema(which: str | None) -> int:
     return EXIT_OK
 
 
+def _history_delete(room: str, *, confirmed: bool) -> int:
+    from courier.chat.room_history import delete_room_history, room_history_size
+    from courier.chat.wiring import history_stores
+    from courier.settings import get_settings
+
+    try:
+        rooms, messages = history_stores(get_settings())
+    except RuntimeError as exc:  # no REDIS_URL
+        raise _UsageError(str(exc)) from None
+    if not confirmed:
+        size = room_history_size(rooms, messages, room)
+        print(
+            f"would delete {size.stored_messages} stored and {size.recent_messages} recent "
+            f"messages of room {room!r}; run again with --yes to delete them"
+        )
+        return EXIT_OK
+    deleted = delete_room_history(rooms, messages, room)
+    print(
+        f"deleted {deleted.stored_messages} stored and {deleted.recent_messages} recent "
+        f"messages of room {room!r}"
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `chat` console script; returns the exit status."""
     parser = _build_parser()
@@ -127,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "schema":
             return _schema(args.which)
+        if args.command == "history":
+            return _history_delete(args.room, confirmed=args.yes)
         return _token(args)
     except _UsageError as exc:
         print(f"chat {args.command}: error: {exc}", file=sys.stderr)

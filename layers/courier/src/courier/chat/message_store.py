@@ -6,8 +6,9 @@ import base64
 import binascii
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -63,12 +64,16 @@ class StoredMessage:
 
 class MessageStore:
     """Item shape (private here): `pk = ROOM#<room>`, `sk = <time>#<id>` for newest-first pages;
-    `day_shard = <day>#<NN>` and `sk_time` feed the `by_day_shard` index the stats batch reads."""
+    `day_shard = <day>#<NN>` and `sk_time` feed the `by_day_shard` index the stats batch reads;
+    `expires_at` (epoch seconds, the send time plus the retention) is the table's TTL."""
 
-    def __init__(self, table: Table, *, day_shards: int, timezone: str) -> None:
+    def __init__(
+        self, table: Table, *, day_shards: int, timezone: str, retention_days: int
+    ) -> None:
         self._table = table
         self._day_shards = day_shards
         self._tz = ZoneInfo(timezone)
+        self._retention = timedelta(days=retention_days)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MessageStore:
@@ -78,6 +83,7 @@ class MessageStore:
             dynamodb_table(settings, settings.chat_messages_table),
             day_shards=settings.chat_day_shards,
             timezone=settings.service_timezone,
+            retention_days=settings.chat_message_retention_days,
         )
 
     def append(self, message: StoredMessage) -> None:
@@ -95,6 +101,8 @@ class MessageStore:
             "day": day,
             "day_shard": f"{day}#{shard:02d}",
             "sk_time": f"{message.sort_key}#{message.room}",
+            # DynamoDB's TTL deletes the item once the retention has passed.
+            "expires_at": int((message.sent_at + self._retention).timestamp()),
         }
         if message.client_msg_id:
             item["client_msg_id"] = message.client_msg_id
@@ -129,3 +137,42 @@ class MessageStore:
             for item in items[:limit]
         ]
         return messages, len(items) > limit
+
+    def count_room(self, room: str) -> int:
+        """How many messages of `room` are stored (DynamoDB counts; no item is returned)."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": "pk"},
+            "ExpressionAttributeValues": {":pk": f"ROOM#{room}"},
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            response = self._table.query(**query)
+            count += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return count
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_room(self, room: str) -> int:
+        """Delete every stored message of `room`; returns how many were deleted."""
+        deleted = 0
+        with self._table.batch_writer() as batch:
+            for key in self._room_keys(room):
+                batch.delete_item(Key=key)
+                deleted += 1
+        return deleted
+
+    def _room_keys(self, room: str) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk",
+            "ProjectionExpression": "#pk, #sk",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": f"ROOM#{room}"},
+        }
+        while True:
+            response = self._table.query(**query)
+            yield from ({"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -63,6 +63,9 @@ class RoomState:
     def _expiry_key(self) -> str:
         return f"{self._p}:connections:expiry"
 
+    def _sent_key(self, sub: str, client_msg_id: str) -> str:
+        return f"{self._p}:sent:{sub}:{client_msg_id}"
+
     # -- sessions -------------------------------------------------------------------------
     def open_session(self, session: Session, *, expires_at: int) -> None:
         key = self._session_key(session.connection_id)
@@ -143,13 +146,34 @@ class RoomState:
         """Up to `count` newest messages, newest first."""
         return [_text(m) for m in self._redis.lrange(self._recent_key(room), 0, count - 1)]
 
+    def recent_count(self, room: str) -> int:
+        return int(self._redis.llen(self._recent_key(room)))
+
+    def forget_recent(self, room: str) -> None:
+        """Drop the room's recent history (its stored history is deleted separately)."""
+        self._redis.delete(self._recent_key(room))
+
     # -- retried sends ------------------------------------------------------------------------
     def claim_client_message(
         self, sub: str, client_msg_id: str, message_id: str, *, ttl_seconds: int
     ) -> str | None:
         """Record `message_id` for this client message; the id already recorded for a retry."""
-        key = f"{self._p}:sent:{sub}:{client_msg_id}"
+        key = self._sent_key(sub, client_msg_id)
         if self._redis.set(key, message_id, nx=True, ex=ttl_seconds):
             return None
         existing = self._redis.get(key)
         return _text(existing) if existing is not None else None
+
+    def release_client_message(self, sub: str, client_msg_id: str, message_id: str) -> None:
+        """Undo a claim whose message was not stored, unless another send holds it by now."""
+        # Compare and delete in one step (one key, so cluster-safe): a plain DEL could drop a
+        # claim a concurrent retry made after ours expired.
+        self._redis.eval(_RELEASE_IF_OURS, 1, self._sent_key(sub, client_msg_id), message_id)
+
+
+_RELEASE_IF_OURS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""

@@ -11,6 +11,8 @@ from courier.settings import Settings, get_settings
 if TYPE_CHECKING:
     from courier.chat.channel import ChatChannel
     from courier.chat.fanout import ApiGatewayPoster, ConnectionPoster
+    from courier.chat.message_store import MessageStore
+    from courier.chat.presence import RoomState
 
 
 def connections_endpoint(settings: Settings, request_context: dict[str, Any]) -> str:
@@ -55,6 +57,16 @@ def build_channel(settings: Settings, poster: ConnectionPoster) -> ChatChannel:
         connection_ttl=timedelta(seconds=settings.chat_connection_ttl_seconds),
         client_msg_id_ttl_seconds=settings.chat_client_msg_id_ttl_seconds,
     )
+
+
+def history_stores(settings: Settings) -> tuple[RoomState, MessageStore]:
+    """Redis's recent history and the ChatMessages table, for tools that manage a room's history."""
+    from courier.chat.message_store import MessageStore
+    from courier.chat.presence import RoomState
+    from courier.redis_connection import connect_redis
+
+    rooms = RoomState(connect_redis(settings), recent_limit=settings.chat_history_recent)
+    return rooms, MessageStore.from_settings(settings)
 
 
 @cache
