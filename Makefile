@@ -12,6 +12,8 @@
 #                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
 #   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
 #   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
+#   make faults    the SMS fault suite at 2,000 jobs a scenario, plus local-redis-restart against
+#                  a local system of its own: one `faults <scenario>: ...` line each
 #   make schemas   export the JSON Schemas for producers
 #   make requirements  regenerate layers/courier/requirements.txt from uv.lock
 #
@@ -72,7 +74,7 @@ ASL_VALIDATOR := npx --no-install asl-validator
 
 .PHONY: help tools redis-server lint validate requirements requirements-check sam-validate \
         cfn-lint checkov asl-validate build pytest test bench dev demo schemas clean distclean \
-        lock-check node-check chromium
+        lock-check node-check chromium faults
 
 help:
 	@sed -n '2,19p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -233,6 +235,23 @@ test:
 # ---- other entry points ----------------------------------------------------
 bench: $(VENV_STAMP) redis-server
 	$(VBIN)/python bench/run_all.py $(BENCH)
+
+# The SMS fault suite (docs/sms-pipeline.md, "Guarantees"). `make test` runs the in-process
+# scenarios at 200 jobs; here each runs at FAULTS_JOBS, split over two pytest processes (one per
+# core), then `local-redis-restart` stops the redis-server of a local system while jobs flow.
+FAULTS_JOBS ?= 2000
+FAULTS_GROUP_A := redis or dies or poison
+faults: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server
+	@dir=$$(mktemp -d); rc=0; start=$$(date +%s); \
+	FAULTS_JOBS=$(FAULTS_JOBS) $(VBIN)/pytest -q -s -p no:cacheprovider tests/faults \
+	  -k "$(FAULTS_GROUP_A)" > $$dir/a.log 2>&1 & a=$$!; \
+	FAULTS_JOBS=$(FAULTS_JOBS) $(VBIN)/pytest -q -s -p no:cacheprovider tests/faults \
+	  -k "not ($(FAULTS_GROUP_A))" > $$dir/b.log 2>&1 & b=$$!; \
+	wait $$a || rc=1; wait $$b || rc=1; \
+	$(VBIN)/pytest -q -s -p no:cacheprovider tests/e2e/test_sms_faults_local.py \
+	  > $$dir/c.log 2>&1 || rc=1; \
+	grep -ahoE '^faults [^{]*|^(FAILED|ERROR) .*|^E  .{0,200}|[0-9]+ (passed|failed).*' $$dir/*.log; \
+	echo "faults: $$(( $$(date +%s) - start ))s"; rm -rf $$dir; exit $$rc
 
 # Upload web/ to the stack's web bucket, write config.json from the stack outputs, and
 # invalidate CloudFront (sam deploy uploads no assets). Needs AWS credentials:

@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from local.redis_server import free_port, redis_server
+from local.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".tools"
@@ -338,6 +337,8 @@ class LocalRuntime:
         self._seed = seed
         self._log = log
         self._redis = ExitStack()
+        # Public: the fault suite stops and starts it to take Redis away from the functions.
+        self.redis: RedisServer | None = None
         self._ministack: subprocess.Popen[bytes] | None = None
         self._workdir: str | None = None
         self.system: LocalSystem | None = None
@@ -362,10 +363,11 @@ class LocalRuntime:
         endpoint = f"http://127.0.0.1:{port}"
 
         with self._step("redis-server and MiniStack started"):
-            redis_url = self._redis.enter_context(
-                redis_server("--logfile", str(workdir / "redis.log"))
-            )
-            redis_port = urlsplit(redis_url).port or 0
+            self.redis = RedisServer("--logfile", str(workdir / "redis.log"))
+            self._redis.callback(self.redis.close)
+            self.redis.start()
+            redis_url = self.redis.url
+            redis_port = self.redis.port
             self._ministack = self._start_ministack(tools, port, redis_port, workdir)
         # The build needs neither process: it runs while MiniStack starts.
         with self._step("sam build (layer for the host Python)"):

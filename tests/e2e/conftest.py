@@ -36,11 +36,17 @@ class Ledger:
 
 
 @pytest.fixture(scope="session")
-def local_system() -> Iterator[LocalSystem]:
+def local_runtime() -> Iterator[LocalRuntime]:
     # Its own ports (never a running `make dev`'s), no state file; seeded like `make dev`.
     runtime = LocalRuntime(port=free_port(), state_file=None, seed=True, log=print)
-    with runtime as system:
-        yield system
+    with runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="session")
+def local_system(local_runtime: LocalRuntime) -> LocalSystem:
+    assert local_runtime.system is not None
+    return local_runtime.system
 
 
 @pytest.fixture(scope="session")

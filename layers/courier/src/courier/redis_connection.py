@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 def connect_redis(settings: Settings) -> redis.Redis:
     """A Redis client for `settings.redis_url`; the password comes from Secrets Manager when set."""
     import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set; the shared SMS rate limiter needs Redis")
@@ -27,5 +29,8 @@ def connect_redis(settings: Settings) -> redis.Redis:
         socket_connect_timeout=2,
         socket_timeout=2,
         health_check_interval=30,
+        # One quick retry (a dropped pooled connection), not redis-py's ten: with an unreachable
+        # server each try costs the 2 s connect timeout, and callers fall back faster than that.
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
         decode_responses=False,
     )

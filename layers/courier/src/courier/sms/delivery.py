@@ -224,7 +224,7 @@ class SmsSender:
             raise DeferJob("IN_PROGRESS", 1.0)
         # Powertools stamps the record from the wall clock: `clock` must be that clock (tests
         # and the fault suite move it forward from there).
-        started = (record.expiry_timestamp or 0) - self._idempotency_ttl
+        started = float(record.expiry_timestamp or 0) - self._idempotency_ttl
         age = self._clock().timestamp() - started
         if age < self._stale_after:
             raise DeferJob("IN_PROGRESS", self._stale_after - age + 1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -15,11 +17,17 @@ if TYPE_CHECKING:
     from courier.sms.sqs_consumer import SqsJobConsumer
 
 
-def build_rate_limiter(settings: Settings) -> RateLimiter:
+def build_rate_limiter(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RateLimiter:
     """The provider's budget shared by every sender; within it, this sender's share if capped.
 
     Both live in Redis; while Redis is unreachable this instance falls back to the same buckets
     in memory at its fraction of each rate (see `Settings.sms_rate_limit_fallback_rate`).
+    `clock` and `sleep` pace the in-memory side (the fault suite runs it on simulated time).
     """
     from courier.rate_limit import (
         AllOf,
@@ -50,7 +58,13 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     )
     fallback = AllOf(
         *(
-            LocalRateLimiter(rate=rate * fallback_share, burst=burst, max_wait_seconds=wait)
+            LocalRateLimiter(
+                rate=rate * fallback_share,
+                burst=burst,
+                max_wait_seconds=wait,
+                clock=clock,
+                sleep=sleep,
+            )
             for rate in rates.values()
         )
     )
@@ -59,10 +73,17 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
         fallback,
         fallback_rate=settings.sms_rate_limit_fallback_rate,
         retry_after_seconds=settings.sms_rate_limit_retry_after_seconds,
+        clock=clock,
     )
 
 
-def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> SmsSender:
+def build_sender(
+    settings: Settings,
+    *,
+    provider: SmsProvider | None = None,
+    rate_limiter: RateLimiter | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> SmsSender:
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -84,12 +105,13 @@ def build_sender(settings: Settings, *, provider: SmsProvider | None = None) -> 
         provider=provider or build_provider(settings),
         status=SmsStatusStore.from_settings(settings),
         opt_outs=OptOutList.from_settings(settings),
-        rate_limiter=build_rate_limiter(settings),
+        rate_limiter=rate_limiter or build_rate_limiter(settings),
         idempotency_store=idempotency_store,
         max_parts=settings.sms_max_parts,
         schedule_horizon=timedelta(days=settings.sms_schedule_horizon_days),
         idempotency_ttl_seconds=settings.sms_idempotency_ttl_seconds,
         in_progress_stale_seconds=settings.sms_in_progress_stale_seconds,
+        **({"clock": clock} if clock is not None else {}),
     )
 
 
