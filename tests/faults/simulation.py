@@ -307,6 +307,7 @@ class RunStats:
     invocations: int = 0
     crashed_invocations: int = 0
     redelivered_batches: int = 0
+    item_failures: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     sim_seconds: float = 0.0
 
@@ -356,6 +357,7 @@ def run(
             stats.counts.update(consumer.last_batch_counts)
             instance.busy_until = clock.now + clock.batch_wait
             failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+            stats.item_failures += len(failed)
             if lost_delete_rate and rng.random() < lost_delete_rate:
                 # The poller's DeleteMessageBatch is lost: SQS hands the whole batch out again.
                 stats.redelivered_batches += 1

@@ -57,3 +57,89 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     for n, step in ((1, 5), (2, 10), (3, 20), (10, 900), (20, 900)):
         assert all(step // 2 <= d <= step for d in draws[n]), (n, draws[n])
     assert len(set(draws[10])) > 10  # jittered, not one fixed value
+
+
+class WaitingSender:
+    """A sender whose every job must wait (the rate budget is spent)."""
+
+    def deliver(self, job: object) -> object:
+        from courier.sms.delivery import DeferJob
+
+        raise DeferJob("RATE_LIMITED", 12.0)
+
+    def take_rate_limit_degraded(self) -> int:
+        return 0
+
+
+class RecordingQueues:
+    def __init__(self) -> None:
+        self.requeued: list[tuple[str, float, int]] = []
+        self.backed_off: list[int] = []
+
+    def requeue(self, *, queue_arn: str, body: str, delay_seconds: float, deferrals: int) -> None:
+        self.requeued.append((body, delay_seconds, deferrals))
+
+    def back_off(self, *, queue_arn: str, receipt_handle: str, seconds: int) -> None:
+        self.backed_off.append(seconds)
+
+
+def _record(deferrals: int | None, receive_count: int = 4) -> dict[str, object]:
+    from tests.harness import load_event
+
+    record: dict[str, object] = dict(load_event("sms/sender-valid.json")["Records"][0])
+    record["attributes"] = {"ApproximateReceiveCount": str(receive_count)}
+    record["messageAttributes"] = (
+        {"courier_deferrals": {"stringValue": str(deferrals), "dataType": "Number"}}
+        if deferrals is not None
+        else {}
+    )
+    return record
+
+
+def test_a_job_that_must_wait_is_requeued_with_a_delay_and_acknowledged() -> None:
+    # Given a job received for the fourth time (one receive short of the DLQ) that must wait
+    queues = RecordingQueues()
+    consumer = SqsJobConsumer(
+        WaitingSender(),  # type: ignore[arg-type]
+        queues,  # type: ignore[arg-type]
+        concurrency=2,
+        retry_base_seconds=5,
+        retry_max_seconds=900,
+        max_deferrals=3,
+        rng=random.Random(1),
+    )
+
+    # When it is processed
+    response = consumer.process_batch({"Records": [_record(None)]}, None)
+
+    # Then it is acknowledged (its receive count cannot reach maxReceiveCount) and put back as a
+    # new message after the wait, with one deferral counted
+    assert response["batchItemFailures"] == []
+    [(body, delay, deferrals)] = queues.requeued
+    assert json.loads(body)["job_id"]
+    assert 12.0 <= delay <= 18.0
+    assert deferrals == 1
+    assert consumer.last_batch_counts["deferred"] == 1
+
+
+def test_a_job_deferred_too_often_takes_the_ordinary_retry_path() -> None:
+    # Given a job already deferred as often as allowed
+    queues = RecordingQueues()
+    consumer = SqsJobConsumer(
+        WaitingSender(),  # type: ignore[arg-type]
+        queues,  # type: ignore[arg-type]
+        concurrency=2,
+        retry_base_seconds=5,
+        retry_max_seconds=900,
+        max_deferrals=3,
+        rng=random.Random(1),
+    )
+
+    # When it must wait once more
+    response = consumer.process_batch({"Records": [_record(3, receive_count=1)]}, None)
+
+    # Then it is not re-queued but failed back to its queue with a backoff (the redrive policy
+    # bounds it from here)
+    assert len(response["batchItemFailures"]) == 1
+    assert queues.requeued == []
+    assert len(queues.backed_off) == 1

@@ -245,7 +245,8 @@ class SqsJobConsumer:
 
 def _deferrals(record: SQSRecord) -> int:
     """How often this job was deferred before (the message attribute the re-queue carries)."""
-    attribute = record.message_attributes.get(DEFERRALS_ATTRIBUTE)
+    # Indexing, not .get(): Powertools wraps the attribute only in __getitem__.
+    attribute = record.message_attributes[DEFERRALS_ATTRIBUTE]
     value = attribute.string_value if attribute is not None else None
     try:
         return int(value or 0)
