@@ -271,3 +271,13 @@ def test_jobs_of_a_provider_without_receipts_are_marked_so() -> None:
 
     # Then its record says no receipt will follow, so SENT is final
     assert harness.status.facts[0]["delivery_receipts"] == "none"
+
+
+def test_only_end_user_messaging_receipts_reach_the_status_function() -> None:
+    from courier.sms.providers.end_user_messaging import EndUserMessagingProvider
+    from courier.sms.providers.sns import SnsProvider
+
+    # SNS reports delivery only to CloudWatch Logs: its jobs are marked, SENT is their last state
+    assert EndUserMessagingProvider.sends_receipts is True
+    assert SnsProvider.sends_receipts is False
+    assert SandboxProvider.sends_receipts is False

@@ -96,10 +96,9 @@ def _record(deferrals: int | None, receive_count: int = 4) -> dict[str, object]:
     return record
 
 
-def test_a_job_that_must_wait_is_requeued_with_a_delay_and_acknowledged() -> None:
-    # Given a job received for the fourth time (one receive short of the DLQ) that must wait
-    queues = RecordingQueues()
-    consumer = SqsJobConsumer(
+def _waiting_consumer(queues: RecordingQueues) -> SqsJobConsumer:
+    """A consumer whose every job must wait, allowed three deferrals."""
+    return SqsJobConsumer(
         WaitingSender(),  # type: ignore[arg-type]
         queues,  # type: ignore[arg-type]
         concurrency=2,
@@ -108,6 +107,12 @@ def test_a_job_that_must_wait_is_requeued_with_a_delay_and_acknowledged() -> Non
         max_deferrals=3,
         rng=random.Random(1),
     )
+
+
+def test_a_job_that_must_wait_is_requeued_with_a_delay_and_acknowledged() -> None:
+    # Given a job received for the fourth time (one receive short of the DLQ) that must wait
+    queues = RecordingQueues()
+    consumer = _waiting_consumer(queues)
 
     # When it is processed
     response = consumer.process_batch({"Records": [_record(None)]}, None)
@@ -125,15 +130,7 @@ def test_a_job_that_must_wait_is_requeued_with_a_delay_and_acknowledged() -> Non
 def test_a_job_deferred_too_often_takes_the_ordinary_retry_path() -> None:
     # Given a job already deferred as often as allowed
     queues = RecordingQueues()
-    consumer = SqsJobConsumer(
-        WaitingSender(),  # type: ignore[arg-type]
-        queues,  # type: ignore[arg-type]
-        concurrency=2,
-        retry_base_seconds=5,
-        retry_max_seconds=900,
-        max_deferrals=3,
-        rng=random.Random(1),
-    )
+    consumer = _waiting_consumer(queues)
 
     # When it must wait once more
     response = consumer.process_batch({"Records": [_record(3, receive_count=1)]}, None)
