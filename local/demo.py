@@ -172,8 +172,12 @@ class ChatClient:
 
 @contextmanager
 def chat_client(system: LocalSystem, name: str, token: str | None) -> Iterator[ChatClient]:
+    """A client connected as the web page connects: the token buys a single-use ticket over the
+    HTTP API and the WebSocket URL carries the ticket. No token: no ticket at all."""
+    url = system.websocket_url
+    if token is not None:
+        url += f"?ticket={system.connect_ticket(token)}"
     # Cold starts of the authorizer and the connect function take seconds on an emulator.
-    url = system.websocket_url + (f"?token={token}" if token is not None else "")
     with connect(url, open_timeout=60, close_timeout=5) as connection:
         yield ChatClient(name, connection)
 

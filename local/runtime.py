@@ -232,6 +232,20 @@ class LocalSystem:
             secret = json.loads(secret)["secret"]
         return TokenSigner(secret).mint(sub, name, list(rooms), ttl_seconds=12 * 3600)
 
+    def connect_ticket(self, token: str) -> str:
+        """A single-use WebSocket ticket for `token` from the HTTP API, as the web page gets it."""
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.api_base}/chat/tickets",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        # A cold API function takes seconds on the emulator.
+        with urllib.request.urlopen(request, timeout=60) as response:
+            ticket: str = json.load(response)["ticket"]
+        return ticket
+
     # ---- the stats batch
     def run_stats(self, day: str | None = None, *, timeout: float = 180) -> dict[str, Any]:
         """Start the state machine for `day` (default: today in Seoul) and wait for it to end."""
@@ -641,7 +655,8 @@ def summary(system: LocalSystem) -> str:
             f"courier is running locally (MiniStack {system.endpoint}, Redis {system.redis_url})",
             "",
             f"  web page        {system.web_url}",
-            f"  WebSocket       {system.websocket_url}?token=<token>",
+            f"  WebSocket       {system.websocket_url}?ticket=<ticket>",
+            f"  ticket          POST {system.api_base}/chat/tickets, Authorization: Bearer <token>",
             f"  HTTP API        {system.api_base}",
             f"  token alice     {system.tokens.get('alice', '')}",
             f"  token bob       {system.tokens.get('bob', '')}",

@@ -41,6 +41,7 @@ const state = {
   wanted: false, // the user asked to be connected
   attempt: 0,
   reconnectTimer: 0,
+  connectSeq: 0, // bumped by every connect and stop: a slow ticket request cannot revive a stale one
   pingTimer: 0,
   rooms: new Map(), // room -> Room
   activeRoom: null,
@@ -525,7 +526,32 @@ function requestHistory(room, kind) {
 
 // ---------------------------------------------------------------- connection
 
-function connect() {
+class TokenRefused extends Error {}
+
+// The token never goes into the WebSocket URL (URLs end up in access logs): it buys a
+// single-use ticket, valid about a minute, and the URL carries that. One ticket per connect.
+async function requestTicket() {
+  const response = await fetch(`${state.config.apiBase}/chat/tickets`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" },
+    cache: "no-store",
+  });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (response.status === 401) {
+    throw new TokenRefused(body && typeof body.message === "string" ? body.message : "refused");
+  }
+  if (!response.ok || !body || typeof body.ticket !== "string") {
+    throw new Error(`ticket request failed (HTTP ${response.status})`);
+  }
+  return body.ticket;
+}
+
+async function connect() {
   clearTimeout(state.reconnectTimer);
   if (!state.wanted) return;
   if (tokenExpired()) {
@@ -539,8 +565,22 @@ function connect() {
     stop("The WebSocket URL in config.json is not valid.");
     return;
   }
-  url.searchParams.set("token", state.token);
+  const seq = ++state.connectSeq;
   setStatus(state.attempt ? `Reconnecting (attempt ${state.attempt + 1})…` : "Connecting…");
+  let ticket;
+  try {
+    ticket = await requestTicket();
+  } catch (error) {
+    if (seq !== state.connectSeq || !state.wanted) return;
+    if (error instanceof TokenRefused) {
+      stop(`The token was refused (${error.message}): mint a new one with \`chat token\`.`);
+      return;
+    }
+    scheduleReconnect(0);
+    return;
+  }
+  if (seq !== state.connectSeq || !state.wanted) return;
+  url.searchParams.set("ticket", ticket);
   let ws;
   try {
     ws = new WebSocket(url.toString());
@@ -602,13 +642,14 @@ function scheduleReconnect(code) {
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** state.attempt);
   const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // jittered
   state.attempt += 1;
-  const hint = code === 1006 && state.attempt > 2 ? " (is the token valid?)" : "";
+  const hint = code === 0 ? " (no connect ticket)" : "";
   setStatus(`Connection lost${hint}. Reconnecting in ${Math.ceil(delay / 1000)} s…`);
   state.reconnectTimer = setTimeout(connect, delay);
 }
 
 function stop(message) {
   state.wanted = false;
+  state.connectSeq += 1;
   clearTimeout(state.reconnectTimer);
   clearInterval(state.pingTimer);
   const ws = state.ws;

@@ -1,4 +1,4 @@
-"""Lambda REQUEST authorizer for the WebSocket $connect route: verifies the signed token."""
+"""Lambda REQUEST authorizer for the WebSocket $connect route: redeems a single-use ticket."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from courier.chat.tokens import InvalidToken, token_signer_from_settings
+from courier.chat.access import chat_access_from_settings
+from courier.chat.tokens import InvalidToken
 from courier.chat.websocket_events import AuthorizerRequest
 from courier.observability import logger
 from courier.settings import get_settings
@@ -27,7 +28,7 @@ def _policy(principal: str, effect: str, resource: str) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AuthorizerRequest.model_validate(event)
     try:
-        claims = token_signer_from_settings(get_settings()).verify(request.token)
+        claims = chat_access_from_settings(get_settings()).redeem_ticket(request.ticket)
     except InvalidToken as refused:
         logger.info("chat connect denied", extra={"reason": str(refused)})
         return _policy("anonymous", "Deny", request.method_arn)

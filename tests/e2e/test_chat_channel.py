@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from local.demo import chat_client
 from local.runtime import LocalSystem
@@ -49,14 +51,33 @@ def test_two_clients_in_a_room_chat_and_a_third_in_another_room_hears_nothing(
     ledger.chat("lobby", "bob")
 
 
-def test_a_connect_without_a_token_is_refused(local_system: LocalSystem) -> None:
-    # Given no token at all, then a forged one
-    for token in (None, "not-a-token"):
-        # When a client connects
-        with pytest.raises(InvalidStatus) as refused, chat_client(local_system, "nobody", token):
+def test_a_connect_without_a_ticket_is_refused(local_system: LocalSystem) -> None:
+    # Given no credentials at all
+    # When a client connects
+    with pytest.raises(InvalidStatus) as refused, chat_client(local_system, "nobody", None):
+        pass
+    # Then the handshake is refused
+    assert refused.value.response.status_code in (401, 403)
+
+
+def test_a_ticket_opens_one_connection_and_a_token_in_the_url_none(
+    local_system: LocalSystem,
+) -> None:
+    token = local_system.tokens["bob"]
+    ticket = local_system.connect_ticket(token)
+    # Given a ticket that has opened a connection
+    with connect(f"{local_system.websocket_url}?ticket={ticket}", open_timeout=60) as first:
+        first.send(json.dumps({"action": "ping"}))
+        assert json.loads(first.recv(timeout=30))["type"] == "pong"
+    # When the same ticket, a made-up ticket, or the valid token itself in the URL is tried
+    for query in (f"ticket={ticket}", "ticket=made-up", f"token={token}", f"ticket={token}"):
+        with (
+            pytest.raises(InvalidStatus) as refused,
+            connect(f"{local_system.websocket_url}?{query}", open_timeout=60),
+        ):
             pass
-        # Then the handshake is refused by the authorizer
-        assert refused.value.response.status_code in (401, 403)
+        # Then each handshake is refused
+        assert refused.value.response.status_code in (401, 403), query
 
 
 def test_a_room_outside_the_token_is_refused_and_the_connection_lives_on(

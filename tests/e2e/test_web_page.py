@@ -49,11 +49,18 @@ def test_the_chat_page_connects_with_a_token_and_a_second_client_receives_its_me
         bob.join("lobby")
         # Given the chat page served from the web bucket, with its runtime config
         page = browser.new_page()
+        socket_urls: list[str] = []
+        page.on("websocket", lambda socket: socket_urls.append(socket.url))
         page.goto(local_system.web_url)
         # When alice pastes her token, connects, joins the lobby and sends a message
         page.get_by_test_id("token-input").fill(local_system.tokens["alice"])
         page.get_by_test_id("connect-button").click()
         expect(page.get_by_test_id("status-line")).to_contain_text("Connected", timeout=60_000)
+        # (with a single-use ticket in the WebSocket URL, never the token itself)
+        (socket_url,) = socket_urls
+        assert "?ticket=" in socket_url
+        assert local_system.tokens["alice"] not in socket_url
+        assert "token=" not in socket_url
         page.get_by_test_id("room-input").fill("lobby")
         page.get_by_test_id("join-button").click()
         expect(page.get_by_test_id("room-tab")).to_contain_text("lobby", timeout=30_000)

@@ -45,9 +45,13 @@ def chat_env(aws_env: None, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table_from_template(dynamodb, "ChatConnectionsTable", "ChatConnections")
         create_table_from_template(dynamodb, "ChatMessagesTable", "ChatMessages")
+        create_table_from_template(dynamodb, "ChatTicketsTable", "ChatTickets")
+        create_table_from_template(dynamodb, "ChatRevocationsTable", "ChatRevocations")
         for name, value in {
             "CHAT_CONNECTIONS_TABLE": "ChatConnections",
             "CHAT_MESSAGES_TABLE": "ChatMessages",
+            "CHAT_TICKETS_TABLE": "ChatTickets",
+            "CHAT_REVOCATIONS_TABLE": "ChatRevocations",
             "CHAT_TOKEN_SECRET": "test-signing-secret-0123456789abcdef0123456789",
             "CHAT_HISTORY_RECENT": "5",
             "CHAT_SEND_RATE_PER_SECOND": "1000",

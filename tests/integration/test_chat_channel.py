@@ -20,9 +20,10 @@ import default
 import disconnect
 import sweep
 from courier.chat import wiring
+from courier.chat.access import chat_access_from_settings
 from courier.chat.fanout import ApiGatewayPoster, ConnectionPoster
 from courier.chat.frames import SendFrame
-from courier.chat.tokens import TokenSigner
+from courier.chat.tokens import InvalidToken, TokenSigner
 from courier.settings import get_settings
 from tests.harness import ACCOUNT, REGION, FakeLambdaContext, load_event
 from tests.integration.conftest import CHAT_API_ENDPOINT
@@ -80,8 +81,14 @@ _ROUTES = {"join", "leave", "send", "history", "ping"}
 
 
 def authorize(token: str) -> dict[str, Any]:
+    # As the web page connects: the token buys a single-use ticket, the URL carries the ticket.
+    # A token the ticket route refuses buys none, so that connect carries no ticket.
+    try:
+        ticket = chat_access_from_settings(get_settings()).issue_ticket(token).ticket
+    except InvalidToken:
+        ticket = ""
     event = copy.deepcopy(load_event("chat/authorizer.json"))
-    event["queryStringParameters"] = {"token": token}
+    event["queryStringParameters"] = {"ticket": ticket} if ticket else None
     result: dict[str, Any] = authorizer.handler(event, CONTEXT)
     return result
 

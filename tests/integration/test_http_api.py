@@ -402,13 +402,35 @@ def test_calls_that_bypass_cloudfront_are_403(sms_stack: SmsStack, given: str | 
     assert sms_stack.drain("courier-sms-transactional") == []
 
 
-def test_without_a_configured_secret_the_origin_check_is_off(
+def test_without_a_configured_secret_unsigned_calls_are_refused(
     aws_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given no origin secret configured, and verification not switched off
     monkeypatch.delenv("ORIGIN_VERIFY_SECRET")
+    monkeypatch.delenv("VERIFY_CLOUDFRONT_ORIGIN", raising=False)
 
+    # When unsigned calls arrive, with or without a header
+    answers = [
+        call("get-openapi", headers={"x-origin-verify": given})
+        for given in (None, "", "local-origin-secret")
+    ]
+
+    # Then the function fails closed: every one is 403
+    assert [status for status, _, _ in answers] == [403] * 3
+    assert [body["code"] for _, _, body in answers] == ["origin_not_allowed"] * 3
+
+
+def test_the_origin_check_is_off_only_when_switched_off_explicitly(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack without CloudFront (the local runtime): no secret, verification off
+    monkeypatch.delenv("ORIGIN_VERIFY_SECRET")
+    monkeypatch.setenv("VERIFY_CLOUDFRONT_ORIGIN", "false")
+
+    # When a call without the header arrives
     status, _, _ = call("get-openapi", headers={"x-origin-verify": None})
 
+    # Then it is served
     assert status == 200
 
 

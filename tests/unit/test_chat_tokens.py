@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pydantic import ValidationError
 
+from courier.chat.room_access import may_access
 from courier.chat.tokens import (
     AUDIENCE,
     ISSUER,
@@ -22,7 +23,6 @@ from courier.chat.tokens import (
     ChatClaims,
     InvalidToken,
     TokenSigner,
-    may_access,
     token_signer_from_settings,
 )
 from courier.settings import Settings
@@ -258,8 +258,8 @@ def test_the_secret_never_shows_in_reprs() -> None:
     ],
 )
 def test_room_access_by_name_or_pattern(grants: list[str], room: str, allowed: bool) -> None:
-    claims = ChatClaims(sub="u-1", name="Alice", rooms=grants, exp=2, iat=1)
-    assert may_access(claims, room) is allowed
+    claims = ChatClaims(sub="u-1", name="Alice", rooms=grants, exp=2, iat=1, all_rooms=True)
+    assert may_access(claims.rooms, room) is allowed
 
 
 # Where the secret comes from ---------------------------------------------------------------

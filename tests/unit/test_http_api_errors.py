@@ -52,12 +52,25 @@ def test_error_bodies_leave_out_absent_fields() -> None:
 
 def test_origin_header_must_match_when_a_secret_is_configured() -> None:
     event = {"headers": {"X-Origin-Verify": "s3cret"}}
-    check_request(event, expected_secret="s3cret")
-    check_request({"headers": {}}, expected_secret=None)  # check off
+    check_request(event, expected_secret="s3cret", verify_origin=True)
+    check_request({"headers": {}}, expected_secret=None, verify_origin=False)  # check off
     for headers in ({}, {"x-origin-verify": "nope"}):
         with pytest.raises(ApiError) as refused:
-            check_request({"headers": headers}, expected_secret="s3cret")
+            check_request({"headers": headers}, expected_secret="s3cret", verify_origin=True)
         assert (refused.value.status, refused.value.code) == (403, "origin_not_allowed")
+
+
+def test_without_a_secret_the_origin_check_fails_closed() -> None:
+    # Given no configured secret while verification is not switched off
+    for headers in ({}, {"x-origin-verify": ""}, {"x-origin-verify": "anything"}):
+        # When an unsigned request arrives, whatever it claims
+        with pytest.raises(ApiError) as refused:
+            check_request({"headers": headers}, expected_secret=None, verify_origin=True)
+        # Then it is refused as if it had bypassed CloudFront
+        assert (refused.value.status, refused.value.code) == (403, "origin_not_allowed")
+    # And a SigV4-signed request (authorized by API Gateway) still passes
+    signed = {"headers": {}, "requestContext": {"authorizer": {"iam": {"accountId": "1"}}}}
+    check_request(signed, expected_secret=None, verify_origin=True)
 
 
 def test_bodies_over_the_limit_are_refused_in_bytes_after_base64() -> None:
@@ -65,8 +78,10 @@ def test_bodies_over_the_limit_are_refused_in_bytes_after_base64() -> None:
     event = {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
     assert body_size(event) == len(raw)
     with pytest.raises(ApiError) as refused:
-        check_request(event, expected_secret=None)
+        check_request(event, expected_secret=None, verify_origin=False)
     assert (refused.value.status, refused.value.code) == (413, "payload_too_large")
-    check_request({"body": "é" * (MAX_BODY_BYTES // 2)}, expected_secret=None)
+    check_request({"body": "é" * (MAX_BODY_BYTES // 2)}, expected_secret=None, verify_origin=False)
     with pytest.raises(ApiError):
-        check_request({"body": "é" * (MAX_BODY_BYTES // 2 + 1)}, expected_secret=None)
+        check_request(
+            {"body": "é" * (MAX_BODY_BYTES // 2 + 1)}, expected_secret=None, verify_origin=False
+        )

@@ -199,7 +199,7 @@ def test_websocket_behavior_targets_the_websocket_api(
     assert "request.uri = '/${ChatStageName}'" in code
 
 
-def test_websocket_origin_request_policy_forwards_handshake_and_token(
+def test_websocket_origin_request_policy_forwards_handshake_and_ticket(
     resources: dict[str, Any], config: dict[str, Any]
 ) -> None:
     ws = behavior(config, "/ws")
@@ -211,9 +211,8 @@ def test_websocket_origin_request_policy_forwards_handshake_and_token(
     assert forwarded >= WEBSOCKET_HEADERS
     assert "host" not in forwarded  # API Gateway routes on its own host name
     query = policy["QueryStringsConfig"]
-    assert query["QueryStringBehavior"] in ("whitelist", "all")
-    if query["QueryStringBehavior"] == "whitelist":
-        assert "token" in query["QueryStrings"]
+    # Only the single-use ticket: a long-lived token in a URL would land in the access logs.
+    assert query == {"QueryStringBehavior": "whitelist", "QueryStrings": ["ticket"]}
 
 
 def test_viewers_only_use_https(config: dict[str, Any]) -> None:
@@ -286,6 +285,7 @@ def test_http_api_routes_and_authorization(resources: dict[str, Any]) -> None:
         ("GET", "/api/sms/{job_id}"): {"Authorizer": "AWS_IAM"},
         ("GET", "/api/stats/{date}"): {},
         ("GET", "/api/rooms/{room}/messages"): {},
+        ("POST", "/api/chat/tickets"): {},
         ("GET", "/api/openapi.json"): {},
     }
     api = resources["HttpApi"]["Properties"]

@@ -103,6 +103,13 @@ class Settings(BaseModel):
     # Chat tokens: the HS256 secret from Secrets Manager in AWS; the plain value for local runs only
     chat_token_secret_arn: str = ""
     chat_token_secret: str = Field(default="", repr=False)
+    # Tokens older than this (from `iat`) are refused whatever their `exp`: a leaked token dies.
+    chat_token_max_age_seconds: int = Field(default=24 * 3600, ge=60)
+    # Single-use connect tickets (the browser's WebSocket URL carries one instead of the token)
+    chat_tickets_table: str = "ChatTickets"
+    chat_ticket_ttl_seconds: int = Field(default=60, ge=5, le=300)
+    # Users whose tokens issued before a time are refused
+    chat_revocations_table: str = "ChatRevocations"
 
     # Redis (ElastiCache in AWS, a local redis-server elsewhere)
     redis_url: str = ""
@@ -124,9 +131,11 @@ class Settings(BaseModel):
     stats_late_receipt_days: int = Field(default=3, ge=0, le=4)
 
     # HTTP API: the shared value CloudFront sends as `x-origin-verify` (Secrets Manager in AWS;
-    # the plain value for local runs and tests). Neither set: the check is off (logged).
+    # the plain value for local runs and tests). With neither set, unsigned requests are refused
+    # unless verification is switched off explicitly (the local runtime has no CloudFront).
     origin_verify_secret_arn: str = ""
     origin_verify_secret: str = Field(default="", repr=False)
+    verify_cloudfront_origin: bool = True
 
     # Overrides for emulators (MiniStack/moto server); empty in AWS
     aws_endpoint_url: str = ""

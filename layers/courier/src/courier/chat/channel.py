@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from courier.chat.frames import (
@@ -32,6 +31,7 @@ from courier.chat.frames import (
 from courier.chat.history import history_page, message_event
 from courier.chat.message_store import BadCursor, StoredMessage
 from courier.chat.presence import Session
+from courier.chat.room_access import may_access
 from courier.observability import logger
 from courier.rate_limit import RateLimitExceeded
 
@@ -42,11 +42,6 @@ if TYPE_CHECKING:
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
     from courier.rate_limit import RateLimiter
-
-
-def room_allowed(patterns: tuple[str, ...] | list[str], room: str) -> bool:
-    """Whether a token's room patterns (names or `team-*` globs) cover `room`."""
-    return any(fnmatchcase(room, pattern) for pattern in patterns)
 
 
 def new_message_id(now: datetime) -> str:
@@ -149,7 +144,7 @@ class ChatChannel:
         if isinstance(frame, PingFrame):
             self.reply(connection_id, PongEvent(at=self._clock()))
             return
-        if not room_allowed(session.room_patterns, frame.room):
+        if not may_access(session.room_patterns, frame.room):
             self.reply(
                 connection_id,
                 ErrorEvent(

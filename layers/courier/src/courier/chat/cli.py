@@ -1,11 +1,17 @@
 """`chat`: mint chat tokens, print the chat JSON Schemas, or delete a room's history.
 
     chat token --sub u-1 --name Alice --room lobby --room 'team-*' [--ttl 3600] [--secret S]
+    chat token --sub ops --name Ops --room '*' --all-rooms
+    chat revoke --sub u-1
     chat schema [client|server]
     chat history delete --room lobby [--yes]
 
 `token` prints only the token on stdout (its expiry goes to stderr). The secret is --secret, else
-the deployment's: $CHAT_TOKEN_SECRET_ARN (Secrets Manager) or $CHAT_TOKEN_SECRET.
+the deployment's: $CHAT_TOKEN_SECRET_ARN (Secrets Manager) or $CHAT_TOKEN_SECRET. --ttl may not
+exceed $CHAT_TOKEN_MAX_AGE_SECONDS (default 24 h): verifiers refuse older tokens. A wildcard-only
+--room such as '*' opens every room and needs --all-rooms. `revoke` refuses every token of the
+user issued until now, and the tickets bought with them ($CHAT_REVOCATIONS_TABLE); tokens minted
+afterwards work (exit status 1 when AWS fails).
 `schema client` and `schema server` print the committed file; `schema` alone prints one JSON
 object holding both. `history delete` without --yes only counts what it would delete; with
 --yes it deletes the room's messages from $CHAT_MESSAGES_TABLE and Redis ($REDIS_URL).
@@ -21,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class _UsageError(Exception):
@@ -61,10 +67,23 @@ def _build_parser() -> argparse.ArgumentParser:
         "--ttl", type=_positive_int, default=3600, metavar="SECONDS", help="default: 3600"
     )
     token.add_argument(
+        "--all-rooms",
+        action="store_true",
+        help="allow a wildcard-only --room such as '*' (every room)",
+    )
+    token.add_argument(
         "--secret",
         help="signing secret, at least 32 bytes "
         "(default: $CHAT_TOKEN_SECRET_ARN from Secrets Manager, else $CHAT_TOKEN_SECRET)",
     )
+
+    revoke = commands.add_parser(
+        "revoke",
+        help="refuse every token a user holds",
+        description="Refuse every chat token of a user issued until now (and the tickets bought "
+        "with them); tokens minted afterwards work.",
+    )
+    revoke.add_argument("--sub", required=True, help="user id (token subject)")
 
     schema = commands.add_parser(
         "schema",
@@ -111,18 +130,36 @@ def _token(args: argparse.Namespace) -> int:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from pydantic import ValidationError
 
+    from courier.chat.room_access import grants_every_room
     from courier.chat.tokens import TokenSigner, token_signer_from_settings
     from courier.settings import get_settings
 
     try:
+        settings = get_settings()
         signer = (
-            TokenSigner(args.secret) if args.secret else token_signer_from_settings(get_settings())
+            TokenSigner(args.secret, max_age_seconds=settings.chat_token_max_age_seconds)
+            if args.secret
+            else token_signer_from_settings(settings)
         )
     except (ValueError, RuntimeError, GetParameterError) as exc:
         raise _UsageError(str(exc)) from None
+    if args.ttl > signer.max_age_seconds:
+        raise _UsageError(
+            f"--ttl: at most {signer.max_age_seconds} "
+            "(CHAT_TOKEN_MAX_AGE_SECONDS: older tokens are refused)"
+        )
+    if any(grants_every_room(room) for room in args.rooms) and not args.all_rooms:
+        raise _UsageError("--room: a wildcard-only room opens every room; add --all-rooms")
     now = datetime.now(UTC)
     try:
-        token = signer.mint(args.sub, args.name, args.rooms, ttl_seconds=args.ttl, now=now)
+        token = signer.mint(
+            args.sub,
+            args.name,
+            args.rooms,
+            ttl_seconds=args.ttl,
+            now=now,
+            allow_all_rooms=args.all_rooms,
+        )
     except ValidationError as exc:
         # Name the bad arguments only; the messages state the rule, not the value.
         problems = "; ".join(_describe(e["loc"], e["msg"]) for e in exc.errors(include_url=False))
@@ -130,6 +167,30 @@ def _token(args: argparse.Namespace) -> int:
     print(token)
     expires = datetime.fromtimestamp(int(now.timestamp()) + args.ttl, UTC)
     print(f"expires {expires.isoformat()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _revoke(sub: str) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from courier.chat.access import revoke_user
+    from courier.chat.revocations import RevocationList
+    from courier.settings import get_settings
+
+    if not sub.strip():
+        raise _UsageError("--sub: must not be empty")
+    settings = get_settings()
+    try:
+        revoked_at = revoke_user(
+            RevocationList.from_settings(settings),
+            sub,
+            max_token_age_seconds=settings.chat_token_max_age_seconds,
+            now=datetime.now(UTC),
+        )
+    except (BotoCoreError, ClientError) as exc:
+        print(f"chat revoke: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"revoked {sub}: tokens issued up to {revoked_at.isoformat()} are refused")
     return EXIT_OK
 
 
@@ -181,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(args.which)
         if args.command == "history":
             return _history_delete(args.room, confirmed=args.yes)
+        if args.command == "revoke":
+            return _revoke(args.sub)
         return _token(args)
     except _UsageError as exc:
         print(f"chat {args.command}: error: {exc}", file=sys.stderr)

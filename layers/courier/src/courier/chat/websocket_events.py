@@ -55,8 +55,9 @@ class AuthorizerRequest(_Lenient):
     query: dict[str, str] | None = Field(alias="queryStringParameters", default=None)
 
     @property
-    def token(self) -> str:
-        return (self.query or {}).get("token", "")
+    def ticket(self) -> str:
+        """`?ticket=`: the single-use ticket bought with a chat token (POST /api/chat/tickets)."""
+        return (self.query or {}).get("ticket", "")
 
 
 def ok() -> dict[str, Any]:

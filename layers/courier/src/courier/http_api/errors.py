@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -27,6 +28,17 @@ class ErrorBody(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="The field errors (422 responses only)."
     )
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI `responses` entries for error statuses, each with the ErrorBody schema."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+        for status in statuses
+    }
 
 
 class ApiError(Exception):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from courier.sms.producer import JobResult
 from courier.sms.status import JobRecord
 from courier.stats.report import SmsNumbers, TopRoom
+
+if TYPE_CHECKING:
+    from courier.chat.access import IssuedTicket
 
 
 class JobErrorOut(BaseModel):
@@ -107,3 +110,15 @@ class StatsOut(BaseModel):
     summary: str
     sms: SmsNumbers
     chat: ChatNumbersOut
+
+
+class ChatTicketOut(BaseModel):
+    """A single-use connect ticket: the WebSocket URL carries it as `?ticket=`."""
+
+    ticket: str = Field(description="Opaque; opens one WebSocket connection.")
+    expires_at: datetime = Field(description="Unusable from this time on.")
+    expires_in: int = Field(description="Seconds left to connect with it.")
+
+    @classmethod
+    def of(cls, issued: IssuedTicket) -> ChatTicketOut:
+        return cls(ticket=issued.ticket, expires_at=issued.expires_at, expires_in=issued.expires_in)

@@ -46,17 +46,26 @@ def body_size(event: Mapping[str, Any]) -> int:
 
 
 def check_request(
-    event: Mapping[str, Any], *, expected_secret: str | None, max_body_bytes: int = MAX_BODY_BYTES
+    event: Mapping[str, Any],
+    *,
+    expected_secret: str | None,
+    verify_origin: bool,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> None:
     """Raise ApiError (403, 413) for a request the resolver must not see.
 
-    A request API Gateway already authorized with SigV4 (IAM) is exempt from the origin header:
-    CloudFront cannot sign requests, so services call those routes on the API's own URL.
+    The origin check fails closed: with `verify_origin` on and no secret configured, every
+    unsigned request is refused; only `verify_origin=False` (a stack without CloudFront) lets
+    them through. A request API Gateway already authorized with SigV4 (IAM) is exempt from the
+    origin header: CloudFront cannot sign requests, so services call those routes on the API's
+    own URL.
     """
     iam_signed = bool(((event.get("requestContext") or {}).get("authorizer") or {}).get("iam"))
-    if expected_secret is not None and not iam_signed:
+    if verify_origin and not iam_signed:
         given = header(event.get("headers"), ORIGIN_HEADER) or ""
-        if not hmac.compare_digest(given.encode(), expected_secret.encode()):
+        if expected_secret is None or not hmac.compare_digest(
+            given.encode(), expected_secret.encode()
+        ):
             raise ApiError(403, "origin_not_allowed", "requests must come through CloudFront")
     size = body_size(event)
     if size > max_body_bytes:

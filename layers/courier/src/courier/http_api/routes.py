@@ -4,10 +4,12 @@
     GET  /api/sms/{job_id}              the job's status record
     GET  /api/stats/{date}              the day's DailyStats numbers
     GET  /api/rooms/{room}/messages     a history page (Bearer chat token covering the room)
+    POST /api/chat/tickets              a single-use WebSocket connect ticket (Bearer chat token)
     GET  /api/openapi.json              this API's OpenAPI document
 
-Before the resolver parses anything, every request must carry CloudFront's `x-origin-verify`
-value (when one is configured) and a body of at most 256 KiB. Errors are `{"code", "message"}`
+Before the resolver parses anything, every unsigned request must carry CloudFront's
+`x-origin-verify` value (refused when no value is configured, unless VERIFY_CLOUDFRONT_ORIGIN is
+false) and a body of at most 256 KiB. Errors are `{"code", "message"}`
 (plus `errors` for 422). Operators and services reach the SMS routes through an API Gateway IAM
 authorizer (SigV4), on the API's own URL (such requests skip the origin header); the stats route
 serves aggregates to the web app; people read history with the chat token the WebSocket uses.
@@ -19,7 +21,6 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date as calendar_date
-from http import HTTPStatus
 from typing import Annotated, Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -32,24 +33,16 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     SecurityScheme,
     Server,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from courier.chat.frames import (
-    HISTORY_DEFAULT_LIMIT,
-    HISTORY_MAX_LIMIT,
-    MAX_CURSOR_CHARS,
-    ROOM_PATTERN,
-    HistoryEvent,
-)
-from courier.chat.history import history_page
-from courier.chat.message_store import BadCursor
-from courier.chat.tokens import InvalidToken, may_access
 from courier.http_api import wiring
+from courier.http_api.chat_routes import CHAT_TOKEN
+from courier.http_api.chat_routes import router as chat_router
 from courier.http_api.errors import (
     MAX_JOBS,
     ApiError,
-    ErrorBody,
     FieldError,
+    error_responses,
     job_field_errors,
     request_field_errors,
 )
@@ -60,7 +53,7 @@ from courier.http_api.models import (
     SubmitFailed,
     SubmitResponse,
 )
-from courier.http_api.origin import check_request, expected_origin_secret, header
+from courier.http_api.origin import check_request, expected_origin_secret
 from courier.observability import logger
 from courier.settings import get_settings
 from courier.sms.contract import JOB_ID_PATTERN, SmsJob
@@ -71,7 +64,6 @@ TITLE: Final = "Courier HTTP API"
 VERSION: Final = "1.0.0"
 
 SIGV4: Final = "sigv4"
-CHAT_TOKEN: Final = "chatToken"  # noqa: S105 (a scheme name)
 SECURITY_SCHEMES: Final[dict[str, SecurityScheme]] = {
     SIGV4: APIKey.model_validate(
         {
@@ -92,22 +84,13 @@ ROUTES: Final[dict[str, frozenset[str]]] = {
     "/api/sms/{job_id}": frozenset({"GET"}),
     "/api/stats/{date}": frozenset({"GET"}),
     "/api/rooms/{room}/messages": frozenset({"GET"}),
+    "/api/chat/tickets": frozenset({"POST"}),
     "/api/openapi.json": frozenset({"GET"}),
 }
 _ROUTE_PATTERNS: Final = [
     (re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(path)) + "/?$"), methods)
     for path, methods in ROUTES.items()
 ]
-
-
-def _errors(*statuses: int) -> dict[int, Any]:
-    return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "content": {"application/json": {"model": ErrorBody}},
-        }
-        for status in statuses
-    }
 
 
 class CourierResolver(APIGatewayHttpResolver):
@@ -118,14 +101,18 @@ class CourierResolver(APIGatewayHttpResolver):
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         settings = get_settings()
         expected = expected_origin_secret(settings)
-        if expected is None and not CourierResolver._origin_check_logged:
-            logger.warning(
-                "origin verification is off: set ORIGIN_VERIFY_SECRET_ARN (or "
-                "ORIGIN_VERIFY_SECRET locally) so calls that bypass CloudFront are refused"
-            )
+        verify = settings.verify_cloudfront_origin
+        if (expected is None or not verify) and not CourierResolver._origin_check_logged:
+            if verify:
+                logger.error(
+                    "no ORIGIN_VERIFY_SECRET_ARN: every unsigned request is refused "
+                    "(VERIFY_CLOUDFRONT_ORIGIN=false turns the check off without CloudFront)"
+                )
+            else:
+                logger.warning("origin verification is off (VERIFY_CLOUDFRONT_ORIGIN=false)")
             CourierResolver._origin_check_logged = True
         try:
-            check_request(event, expected_secret=expected)
+            check_request(event, expected_secret=expected, verify_origin=verify)
         except ApiError as error:
             return _proxy_response(error)
         result: dict[str, Any] = super().resolve(event, context)
@@ -221,7 +208,7 @@ app.not_found(_not_found)
             "description": "Some jobs were not queued (resubmit them)",
             "content": {"application/json": {"model": SubmitFailed}},
         },
-        **_errors(400, 403, 405, 413, 422),
+        **error_responses(400, 403, 405, 413, 422),
     },
 )
 def submit_sms(
@@ -285,7 +272,7 @@ def submit_sms(
     security=[{SIGV4: []}],
     responses={
         200: {"description": "The status record"},
-        **_errors(400, 403, 404, 405, 422),
+        **error_responses(400, 403, 404, 405, 422),
     },
 )
 def sms_status(job_id: str) -> JobStatusOut:
@@ -306,7 +293,10 @@ def sms_status(job_id: str) -> JobStatusOut:
     description="The DailyStats numbers the nightly batch stored for a day (YYYY-MM-DD): "
     "aggregate counts without personal data, readable by the web app through CloudFront.",
     tags=["stats"],
-    responses={200: {"description": "The day's numbers"}, **_errors(400, 403, 404, 405, 422)},
+    responses={
+        200: {"description": "The day's numbers"},
+        **error_responses(400, 403, 404, 405, 422),
+    },
 )
 def daily_stats(date: str) -> StatsOut:
     day = date
@@ -322,61 +312,9 @@ def daily_stats(date: str) -> StatsOut:
     return StatsOut.model_validate(item)
 
 
-# -- Chat history ---------------------------------------------------------------------------
+# -- Chat (history, connect tickets): courier.http_api.chat_routes ---------------------------
 
-
-@app.get(
-    "/api/rooms/<room>/messages",
-    summary="Read a page of a room's history",
-    description="The newest page, or the one before `cursor` (a previous page's next_cursor); "
-    "oldest message first, the same shape as the WebSocket `history` event. Requires "
-    "`Authorization: Bearer <chat token>` whose rooms cover the room.",
-    tags=["chat"],
-    security=[{CHAT_TOKEN: []}],
-    responses={
-        200: {"description": "A history page"},
-        **_errors(400, 401, 403, 405, 422),
-    },
-)
-def room_messages(
-    room: str,
-    cursor: Annotated[
-        str | None, Query(max_length=MAX_CURSOR_CHARS, description="next_cursor of a page")
-    ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=HISTORY_MAX_LIMIT, description="Messages per page")
-    ] = HISTORY_DEFAULT_LIMIT,
-) -> HistoryEvent:
-    settings = get_settings()
-    authorization = header(app.current_event.headers, "authorization") or ""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401,
-            "unauthorized",
-            "send Authorization: Bearer <chat token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    try:
-        claims = wiring.token_signer(settings).verify(token.strip())
-    except InvalidToken as error:
-        raise ApiError(
-            401, "unauthorized", error.reason, headers={"WWW-Authenticate": "Bearer"}
-        ) from None
-    if not re.fullmatch(ROOM_PATTERN, room):
-        raise ApiError(400, "invalid_room", "room must match " + ROOM_PATTERN)
-    if not may_access(claims, room):
-        raise ApiError(403, "forbidden", f"your token does not cover room {room!r}")
-    try:
-        return history_page(
-            wiring.room_state(settings),
-            wiring.message_store(settings),
-            room,
-            cursor=cursor,
-            limit=limit,
-        )
-    except BadCursor as error:
-        raise ApiError(400, "bad_cursor", str(error)) from None
+app.include_router(chat_router)
 
 
 # -- OpenAPI --------------------------------------------------------------------------------
@@ -400,7 +338,7 @@ def openapi_document() -> dict[str, Any]:
     summary="This API's OpenAPI document",
     tags=["meta"],
     include_in_schema=True,
-    responses={200: {"description": "The OpenAPI 3.1 document"}, **_errors(403, 405, 422)},
+    responses={200: {"description": "The OpenAPI 3.1 document"}, **error_responses(403, 405, 422)},
 )
 def openapi_json() -> Response[dict[str, Any]]:
     return Response(

@@ -6,9 +6,9 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from courier.chat.access import ChatAccess
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
-    from courier.chat.tokens import TokenSigner
     from courier.http_api.adapters import DailyStatsReader
     from courier.settings import Settings
     from courier.sms.producer import SmsProducer
@@ -51,8 +51,8 @@ def message_store(settings: Settings) -> MessageStore:
     return MessageStore.from_settings(settings)
 
 
-def token_signer(settings: Settings) -> TokenSigner:
+def chat_access(settings: Settings) -> ChatAccess:
     # Not cached: the secret comes through Powertools' cache, so a rotation is picked up.
-    from courier.chat.tokens import token_signer_from_settings
+    from courier.chat.access import chat_access_from_settings
 
-    return token_signer_from_settings(settings)
+    return chat_access_from_settings(settings)
