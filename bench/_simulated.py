@@ -243,7 +243,9 @@ class SimulatedQueues:
         with self._lock:
             self.backed_off.append((receipt_handle, seconds))
 
-    def requeue(self, *, queue_arn: str, body: str, delay_seconds: float) -> None:
+    def requeue(
+        self, *, queue_arn: str, body: str, delay_seconds: float, deferrals: int = 0
+    ) -> None:
         self._io.call("sqs.send_message")
         with self._lock:
             self.requeued.append((body, delay_seconds))

@@ -103,6 +103,22 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("execute-api:ManageConnections", CONNECTIONS),
     },
     "ChatDefaultFunction": {("execute-api:ManageConnections", CONNECTIONS)},
+    # $connect: consume the single-use ticket, check the user's revocation time.
+    "ChatAuthorizerFunction": {
+        ("dynamodb:DeleteItem", "ChatTicketsTable"),
+        ("dynamodb:GetItem", "ChatRevocationsTable"),
+    },
+    # POST /api/sms (batch sends are sqs:SendMessage), GET /api/sms/{id}, /api/stats, room
+    # history, connect tickets and the revocation check behind them.
+    "ApiFunction": {
+        ("sqs:SendMessage", "SmsTransactionalQueue"),
+        ("sqs:SendMessage", "SmsBulkQueue"),
+        ("dynamodb:GetItem", "SmsMessagesTable"),
+        ("dynamodb:GetItem", "DailyStatsTable"),
+        ("dynamodb:Query", "ChatMessagesTable"),
+        ("dynamodb:PutItem", "ChatTicketsTable"),
+        ("dynamodb:GetItem", "ChatRevocationsTable"),
+    },
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
     "StatsPlanFunction": set(),

@@ -68,6 +68,10 @@ class JobStatusOut(BaseModel):
     country: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     day: str | None = None
+    delivery_receipts: str | None = Field(
+        default=None,
+        description="'expected': a receipt moves SENT/UNKNOWN on; 'none': SENT is final",
+    )
 
     @classmethod
     def of(cls, record: JobRecord) -> JobStatusOut:
@@ -85,6 +89,7 @@ class JobStatusOut(BaseModel):
             country=record.country,
             metadata=dict(record.metadata),
             day=record.day,
+            delivery_receipts=record.delivery_receipts,
         )
 
 
