@@ -11,13 +11,14 @@ from collections import Counter
 
 from local.demo import outbox, wait_for_statuses
 from local.runtime import LocalRuntime
+from tests.e2e.conftest import Ledger
 
 JOBS = int(os.environ.get("FAULTS_LOCAL_JOBS", "500"))
 OUTAGE_SECONDS = 30.0
 
 
 def test_local_redis_restart_loses_nothing_and_sends_nothing_twice(
-    local_runtime: LocalRuntime,
+    local_runtime: LocalRuntime, ledger: Ledger
 ) -> None:
     # Given the running local system and its redis-server (the senders' shared rate limiter)
     system = local_runtime.system
@@ -54,6 +55,8 @@ def test_local_redis_restart_loses_nothing_and_sends_nothing_twice(
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped_at)))
     redis.start()
     records = wait_for_statuses(system, job_ids, timeout=240)
+    for job_id, record in records.items():
+        ledger.job(job_id, "transactional", record.status.value, record.reason)
 
     # Then every job is SENT, the sandbox provider took each exactly once, and none is in a DLQ
     statuses = Counter(record.status.value for record in records.values())
