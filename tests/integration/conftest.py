@@ -62,6 +62,20 @@ def chat_env(aws_env: None, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         yield dynamodb
 
 
+@pytest.fixture
+def chat(chat_env: Any) -> Iterator[None]:
+    """The chat environment with the channel's cached wiring built afresh for each test."""
+    from courier.chat import wiring
+    from courier.settings import get_settings
+
+    get_settings.cache_clear()
+    wiring.chat_channel.cache_clear()
+    wiring.poster.cache_clear()
+    yield
+    wiring.chat_channel.cache_clear()
+    wiring.poster.cache_clear()
+
+
 STATS_STEPS = (
     stats_wiring.stats_planner,
     stats_wiring.stats_aggregator,

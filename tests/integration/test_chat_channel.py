@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,16 +101,6 @@ def connect_user(connection_id: str, sub: str, name: str, rooms: list[str]) -> C
     event["requestContext"]["authorizer"] = decision["context"]
     assert connect.handler(event, CONTEXT) == {"statusCode": 200}
     return Client(connection_id)
-
-
-@pytest.fixture
-def chat(chat_env: Any) -> Iterator[None]:
-    get_settings.cache_clear()
-    wiring.chat_channel.cache_clear()
-    wiring.poster.cache_clear()
-    yield
-    wiring.chat_channel.cache_clear()
-    wiring.poster.cache_clear()
 
 
 def test_messages_reach_exactly_the_members_of_the_room(chat: None) -> None:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from courier.chat import wiring
 from courier.chat.message_store import MessageStore
-from courier.settings import get_settings
 from tests.harness import REGION
 from tests.integration.test_chat_channel import connect_user
-
-
-@pytest.fixture
-def chat(chat_env: Any) -> Iterator[None]:
-    get_settings.cache_clear()
-    wiring.chat_channel.cache_clear()
-    wiring.poster.cache_clear()
-    yield
-    wiring.chat_channel.cache_clear()
-    wiring.poster.cache_clear()
 
 
 def fail_first_call(operation: str, real: Callable[..., Any]) -> Callable[..., Any]:

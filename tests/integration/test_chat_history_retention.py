@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from courier.chat import wiring
 from courier.chat.cli import main
 from courier.settings import get_settings
 from tests.harness import REGION
 from tests.integration.test_chat_channel import Client, connect_user
-
-
-@pytest.fixture
-def chat(chat_env: Any) -> Iterator[None]:
-    get_settings.cache_clear()
-    wiring.chat_channel.cache_clear()
-    wiring.poster.cache_clear()
-    yield
-    wiring.chat_channel.cache_clear()
-    wiring.poster.cache_clear()
 
 
 def stored(room: str) -> list[dict[str, Any]]:
