@@ -11,14 +11,13 @@ import pytest
 from courier.chat.cli import main
 from courier.chat.tokens import (
     ALGORITHM,
-    AUDIENCE,
-    ISSUER,
     MIN_SECRET_BYTES,
     InvalidToken,
     TokenSigner,
     token_signer_from_settings,
 )
 from courier.settings import Settings
+from tests.unit.test_chat_tokens import claims_for
 
 SECRET = "m" * MIN_SECRET_BYTES
 HOUR = 3600
@@ -32,17 +31,7 @@ def may_access(grants: list[str], room: str) -> bool:
 
 def signed(**claims: Any) -> str:
     """A token signed with our secret, with exactly these claims on top of valid defaults."""
-    now = int(datetime.now(UTC).timestamp())
-    payload = {
-        "sub": "u-1",
-        "name": "Alice",
-        "rooms": ["lobby"],
-        "iat": now,
-        "exp": now + 600,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        **claims,
-    }
+    payload = claims_for(**claims)
     return jwt.encode(payload, SECRET.encode(), algorithm=ALGORITHM)
 
 
