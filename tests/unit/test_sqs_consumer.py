@@ -140,3 +140,61 @@ def test_a_job_deferred_too_often_takes_the_ordinary_retry_path() -> None:
     assert len(response["batchItemFailures"]) == 1
     assert queues.requeued == []
     assert len(queues.backed_off) == 1
+
+
+class ThrottledStoreSender(WaitingSender):
+    """A sender whose status table is throttled past the SDK's retries."""
+
+    def deliver(self, job: object) -> object:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+            "PutItem",
+        )
+
+
+def test_a_throttled_store_defers_the_job_instead_of_burning_a_receive() -> None:
+    # Given a job on its fourth receive whose status write is throttled
+    queues = RecordingQueues()
+    consumer = SqsJobConsumer(
+        ThrottledStoreSender(),  # type: ignore[arg-type]
+        queues,  # type: ignore[arg-type]
+        concurrency=2,
+        retry_base_seconds=5,
+        retry_max_seconds=900,
+        rng=random.Random(1),
+    )
+
+    # When it is processed
+    response = consumer.process_batch({"Records": [_record(2)]}, None)
+
+    # Then it is acknowledged and put back after the backoff for its third deferral
+    assert response["batchItemFailures"] == []
+    [(_, delay, deferrals)] = queues.requeued
+    assert deferrals == 3
+    assert 10 <= delay <= 30
+
+
+def test_only_aws_throttling_5xx_and_transport_failures_are_transient() -> None:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyPersistenceLayerError,
+    )
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    from courier.aws_errors import is_transient
+
+    def client_error(code: str, status: int) -> ClientError:
+        return ClientError(
+            {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutItem"
+        )
+
+    wrapped = IdempotencyPersistenceLayerError("Failed to save")
+    wrapped.__cause__ = client_error("ThrottlingException", 400)
+    assert is_transient(client_error("ProvisionedThroughputExceededException", 400))
+    assert is_transient(client_error("InternalServerError", 500))
+    assert is_transient(ReadTimeoutError(endpoint_url="https://dynamodb"))
+    assert is_transient(wrapped)
+    assert not is_transient(client_error("ValidationException", 400))
+    assert not is_transient(client_error("AccessDeniedException", 400))
+    assert not is_transient(ValueError("a bug"))

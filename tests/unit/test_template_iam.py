@@ -86,6 +86,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "SmsMessagesTable"),
         ("dynamodb:Query", "SmsMessagesTable/index/by_provider_message"),
         ("sqs:SendMessage", "SmsEventsDeadLetterQueue"),
+        ("sqs:SendMessage", "SmsEventsQueue"),  # deferred while the table is throttled
+        ("sqs:GetQueueUrl", "SmsEventsQueue"),
     },
     # ChatChannel.handle: the session from the table when Redis lost it, Gone connections pruned,
     # messages appended and paged (table, not an index), replies and fan-out by POST only.

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from courier.aws_errors import is_transient
 from courier.observability import logger, mask_phone
 from courier.rate_limit import RateLimiter, RateLimitExceeded
 from courier.sms import numbers
@@ -39,11 +40,16 @@ if TYPE_CHECKING:
 
 
 class RetryLater(Exception):
-    """A transient failure: hand the record back to the queue to be tried again."""
+    """A transient failure: hand the record back to the queue to be tried again.
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    `store_unavailable`: our own storage failed (throttled, unreachable), not the job or the
+    provider, so the job is deferred rather than failed (see SqsJobConsumer).
+    """
+
+    def __init__(self, code: str, detail: str = "", *, store_unavailable: bool = False) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.store_unavailable = store_unavailable
 
 
 class DeferJob(Exception):
@@ -188,7 +194,9 @@ class SmsSender:
         except IdempotencyAlreadyInProgressError:
             result = self._interrupted_or_defer(job, payload)
         except IdempotencyPersistenceLayerError as error:
-            raise RetryLater("IDEMPOTENCY_STORE", str(error)) from error
+            raise RetryLater(
+                "IDEMPOTENCY_STORE", str(error), store_unavailable=is_transient(error)
+            ) from error
         outcome = DeliveryOutcome(
             job_id=job.job_id,
             status=result["status"],
@@ -219,7 +227,9 @@ class SmsSender:
                 "JOB_ID_REUSED", "job_id was seen before with another to/body"
             ) from error
         except Exception as error:
-            raise RetryLater("IDEMPOTENCY_STORE", str(error)) from error
+            raise RetryLater(
+                "IDEMPOTENCY_STORE", str(error), store_unavailable=is_transient(error)
+            ) from error
         if record is None or record.status != "INPROGRESS":
             raise DeferJob("IN_PROGRESS", 1.0)
         # Powertools stamps the record from the wall clock: `clock` must be that clock (tests

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
@@ -14,6 +15,18 @@ if TYPE_CHECKING:
 
 # The message attribute that counts how often a job was put back (see SqsJobConsumer).
 DEFERRALS_ATTRIBUTE = "courier_deferrals"
+
+
+def deferrals_of(record: SQSRecord) -> int:
+    """How often this message's job was put back before (0 for a producer's own message)."""
+    # Indexing, not .get(): Powertools wraps the attribute only in __getitem__.
+    attribute = record.message_attributes[DEFERRALS_ATTRIBUTE]
+    value = attribute.string_value if attribute is not None else None
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
 
 # SQS limits: DelaySeconds and one visibility extension are bounded by these.
 MAX_DELAY_SECONDS = 900

@@ -1,4 +1,9 @@
-"""Inbound SQS adapter for delivery receipts: a status update per record, partial failures."""
+"""Inbound SQS adapter for delivery receipts: a status update per record, partial failures.
+
+A receipt that meets a throttled or unreachable status table is put back on its queue with a
+growing delay and acknowledged (capped like the senders' deferrals), so a DynamoDB bad spell
+cannot push good receipts into the dead-letter queue through maxReceiveCount.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from courier.aws_errors import is_transient
 from courier.observability import logger, metrics
 from courier.sms.delivery import PoisonJob
+from courier.sms.queues import MAX_DELAY_SECONDS, deferrals_of
 from courier.sms.receipts import ReceiptStore, apply_receipt, parse_receipt
 
 if TYPE_CHECKING:
@@ -25,9 +32,18 @@ if TYPE_CHECKING:
 
 
 class ReceiptConsumer:
-    def __init__(self, store: ReceiptStore, queues: SqsQueues) -> None:
+    def __init__(
+        self,
+        store: ReceiptStore,
+        queues: SqsQueues,
+        *,
+        max_deferrals: int = 50,
+        retry_base_seconds: int = 5,
+    ) -> None:
         self._store = store
         self._queues = queues
+        self._max_deferrals = max_deferrals
+        self._retry_base = retry_base_seconds
         self._counts: Counter[str] = Counter()
 
     def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
@@ -40,6 +56,7 @@ class ReceiptConsumer:
             ("applied", "SmsReceiptsApplied"),
             ("stale", "SmsReceiptsStale"),
             ("dead_lettered", "SmsReceiptsDeadLettered"),
+            ("deferred", "SmsReceiptsDeferred"),
         ):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
         return dict(response)
@@ -65,7 +82,12 @@ class ReceiptConsumer:
             )
             self._counts["dead_lettered"] += 1
             return "DEAD_LETTERED"
-        applied = apply_receipt(receipt, self._store)
+        try:
+            applied = apply_receipt(receipt, self._store)
+        except Exception as error:
+            if is_transient(error) and self._defer(record):
+                return "DEFERRED"
+            raise
         self._counts["applied" if applied else "stale"] += 1
         logger.info(
             "sms receipt",
@@ -76,6 +98,25 @@ class ReceiptConsumer:
             },
         )
         return "APPLIED" if applied else "STALE"
+
+    def _defer(self, record: SQSRecord) -> bool:
+        """Put the receipt back with a growing delay; False once deferred too often."""
+        deferrals = deferrals_of(record) + 1
+        if deferrals > self._max_deferrals:
+            return False
+        delay = min(MAX_DELAY_SECONDS, self._retry_base * 2 ** min(deferrals - 1, 10))
+        self._queues.requeue(
+            queue_arn=record.event_source_arn,
+            body=record.body,
+            delay_seconds=delay,
+            deferrals=deferrals,
+        )
+        self._counts["deferred"] += 1
+        logger.info(
+            "sms receipt deferred: status table unavailable",
+            extra={"message_id": record.message_id, "deferrals": deferrals},
+        )
+        return True
 
     @property
     def last_batch_counts(self) -> dict[str, int]:
@@ -91,5 +132,8 @@ def receipt_consumer() -> ReceiptConsumer:
 
     settings = get_settings()
     return ReceiptConsumer(
-        SmsStatusStore.from_settings(settings), SqsQueues.from_settings(settings)
+        SmsStatusStore.from_settings(settings),
+        SqsQueues.from_settings(settings),
+        max_deferrals=settings.sms_max_deferrals,
+        retry_base_seconds=max(1, settings.sms_retry_base_seconds),
     )

@@ -28,10 +28,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from pydantic import ValidationError
 
+from courier.aws_errors import is_transient
 from courier.observability import logger, metrics
 from courier.sms.contract import SmsJob
 from courier.sms.delivery import DeferJob, DeliveryOutcome, PoisonJob, RetryLater, SmsSender
-from courier.sms.queues import DEFERRALS_ATTRIBUTE
+from courier.sms.queues import deferrals_of
 from courier.validation import describe_problems
 
 if TYPE_CHECKING:
@@ -115,10 +116,15 @@ class SqsJobConsumer:
             await self._back_off(record, wait.code)
             raise RetryLater(wait.code, "deferred too often") from wait
         except RetryLater as retry:
+            if retry.store_unavailable and await self._defer(record, self._store_wait(record)):
+                return "DEFERRED"
             await self._back_off(record, retry.code)
             raise
-        except Exception:
-            # Unknown trouble (a store or network error): retry; the redrive policy is the backstop.
+        except Exception as error:
+            if is_transient(error) and await self._defer(record, self._store_wait(record)):
+                # DynamoDB throttled or unreachable: not the job's fault, so no receive is burnt.
+                return "DEFERRED"
+            # Unknown trouble (a bug, a lasting outage): retry; the redrive policy is the backstop.
             logger.exception(
                 "sms record failed unexpectedly", extra={"message_id": record.message_id}
             )
@@ -141,9 +147,13 @@ class SqsJobConsumer:
         if outcome.status == "SENT":
             self._counts["parts"] += outcome.parts
 
+    def _store_wait(self, record: SQSRecord) -> DeferJob:
+        """A store outage's wait: the backoff schedule, by how often the job was put back."""
+        return DeferJob("STORE_UNAVAILABLE", self.backoff_seconds(deferrals_of(record) + 1))
+
     async def _defer(self, record: SQSRecord, wait: DeferJob) -> bool:
         """Re-queue the record with a delay; False when it has been deferred too often."""
-        deferrals = _deferrals(record) + 1
+        deferrals = deferrals_of(record) + 1
         if deferrals > self._max_deferrals:
             logger.warning(
                 "sms deferral cap reached; retrying instead",
@@ -172,7 +182,7 @@ class SqsJobConsumer:
                 queue_arn=record.event_source_arn,
                 body=record.body,
                 delay_seconds=seconds,
-                deferrals=deferrals if deferrals is not None else _deferrals(record),
+                deferrals=deferrals if deferrals is not None else deferrals_of(record),
             ),
         )
 
@@ -241,14 +251,3 @@ class SqsJobConsumer:
     @property
     def last_batch_counts(self) -> dict[str, int]:
         return dict(self._counts)
-
-
-def _deferrals(record: SQSRecord) -> int:
-    """How often this job was deferred before (the message attribute the re-queue carries)."""
-    # Indexing, not .get(): Powertools wraps the attribute only in __getitem__.
-    attribute = record.message_attributes[DEFERRALS_ATTRIBUTE]
-    value = attribute.string_value if attribute is not None else None
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0

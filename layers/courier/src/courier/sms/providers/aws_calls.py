@@ -22,6 +22,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from courier.aws_errors import THROTTLING_CODES
 from courier.observability import logger, mask_phone
 from courier.sms.providers import (
     OutboundSms,
@@ -36,9 +37,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 # Codes every AWS API may return regardless of its own model (auth, throttling, outages).
-COMMON_THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-)
+COMMON_THROTTLING_CODES = THROTTLING_CODES
 COMMON_CONFIGURATION_CODES = frozenset(
     {
         "AccessDenied",
