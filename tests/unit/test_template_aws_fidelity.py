@@ -313,3 +313,23 @@ def test_function_roles_cannot_create_their_log_groups() -> None:
                 "Resource": "*",
             }
         ], logical_id
+
+
+# ---- item 5: what only real AWS can confirm ------------------------------------------------
+
+
+def test_the_first_deploy_checklist_has_a_command_for_each_check() -> None:
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    checklist = docs[docs.index("## First-deploy checklist") : docs.index("## Account quotas")]
+    outputs = template()["Outputs"]
+    for command in (
+        "aws iam simulate-principal-policy",  # the origination identity ARN scope
+        "aws pinpoint-sms-voice-v2 describe-configuration-sets",  # the event destination
+        "sms send",  # one real send ...
+        "aws dynamodb get-item",  # ... whose status reaches DELIVERED
+        "aws apigatewayv2 get-stage",  # the first AutoDeploy deployment
+        "aws apigatewayv2 get-deployments",
+    ):
+        assert command in checklist, command
+    for output in re.findall(r"\$\(out (\w+)\)", checklist):
+        assert output in outputs, output
