@@ -18,7 +18,7 @@ from tests.harness import REGION, redis_server
 def test_the_app_user_authenticates_with_the_secret(aws_env: None, as_json: bool) -> None:
     # Given a Redis whose only usable user is "courier", like the ElastiCache user group
     acl = ["--user", "default", "off", "--user", "courier", "on", ">s3cret-pass", "~*", "+@all"]
-    with redis_server(*acl) as url, mock_aws():
+    with redis_server(*acl, auth=("courier", "s3cret-pass")) as url, mock_aws():
         secret = json.dumps({"username": "courier", "password": "s3cret-pass"})
         arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="courier/redis", SecretString=secret if as_json else "s3cret-pass"

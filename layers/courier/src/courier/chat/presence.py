@@ -37,9 +37,12 @@ class Session:
 class RoomState:
     """Room sets, per-connection sessions and each room's recent messages, in Redis.
 
-    Every key holds one room or one connection, and no command spans two keys' slots
-    atomically, so the same code runs on a single redis-server and on a clustered
-    ElastiCache Serverless endpoint.
+    Every key holds one room or one connection, and every command names one key: pipelines
+    here are never transactions, and a connection's two keys (its session and its rooms) hash
+    to different slots, so they are deleted by two DELs. ElastiCache Serverless runs in cluster
+    mode, where a command over keys in two slots fails with CROSSSLOT; the integration tests
+    run on a cluster-mode redis-server and check every command this class sends
+    (tests/integration/test_chat_presence_slots.py).
     """
 
     def __init__(self, client: redis.Redis, *, recent_limit: int, prefix: str = "chat") -> None:
@@ -92,7 +95,9 @@ class RoomState:
         pipe = self._redis.pipeline(transaction=False)
         for room in joined:
             pipe.srem(self._members_key(room), connection_id)
-        pipe.delete(self._joined_key(connection_id), self._session_key(connection_id))
+        # One DEL per key: the two keys hash to different slots (CROSSSLOT in cluster mode).
+        pipe.delete(self._joined_key(connection_id))
+        pipe.delete(self._session_key(connection_id))
         pipe.zrem(self._expiry_key(), connection_id)
         pipe.execute()
         return joined
