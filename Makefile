@@ -213,7 +213,7 @@ build: $(SAM_STAMP)
 	$(SAM) build --template-file template.yaml --parallel --cached
 
 # ---- tests -----------------------------------------------------------------
-pytest: $(VENV_STAMP) redis-server
+pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server  # SAM_STAMP: the IAM check (tests/iam_check)
 	@echo "==> pytest"
 	@rc=0; $(VBIN)/pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \

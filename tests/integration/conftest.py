@@ -17,6 +17,7 @@ from tests.harness import (
     sms_moto_stack,
     template_resources,
 )
+from tests.iam_check import plugin as iam_check_plugin
 from tests.integration.stats_day import (
     BUCKET,
     CHAT_SHARDS,
@@ -128,3 +129,15 @@ def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             stats_wiring.stats_publisher,
         ):
             cached.cache_clear()
+
+
+# IAM proven by the tests: every AWS call a handler makes here is checked against its role.
+iam_check_plugin.install()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    iam_check_plugin.finish(session)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    iam_check_plugin.summary(terminalreporter)

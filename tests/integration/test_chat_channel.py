@@ -302,6 +302,30 @@ def test_a_stale_connection_is_pruned_on_the_first_failed_post(chat: None) -> No
     assert channel.counts["ConnectionsPruned"] == 1
 
 
+def test_a_connection_redis_lost_is_still_known_from_the_table(chat: None, redis_url: str) -> None:
+    # Given Alice connected, and then Redis lost everything (eviction, failover)
+    import redis
+
+    alice = connect_user("alice1", "u-alice", "Alice", ["lobby"])
+    redis.Redis.from_url(redis_url).flushdb()
+
+    # When she joins the lobby
+    alice.send({"action": "join", "room": "lobby"})
+
+    # Then her session came from the table: the join is answered, not refused
+    assert [frame["type"] for frame in alice.frames()] == ["presence"]
+
+    # When Redis loses her again and she disconnects
+    redis.Redis.from_url(redis_url).flushdb()
+    event = copy.deepcopy(load_event("chat/disconnect.json"))
+    event["requestContext"]["connectionId"] = "alice1"
+    assert disconnect.handler(event, CONTEXT) == {"statusCode": 200}
+
+    # Then the table forgets her too
+    table = boto3.resource("dynamodb", region_name=REGION).Table("ChatConnections")
+    assert "Item" not in table.get_item(Key={"connection_id": "alice1"})
+
+
 def test_disconnect_and_sweep_forget_connections(chat: None) -> None:
     # Given Alice and Bob in the lobby
     alice = connect_user("alice1", "u-alice", "Alice", ["lobby"])

@@ -132,6 +132,35 @@ def test_a_ticket_opens_exactly_one_connection(
     assert ticket not in logged.out + logged.err
 
 
+def test_the_deployed_secrets_come_from_secrets_manager(
+    chat: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the signing and origin secrets in Secrets Manager, as the stack configures them
+    import boto3
+
+    secrets = boto3.client("secretsmanager", region_name="ap-northeast-2")
+    for name, variable, value in (
+        ("ChatTokenSecret", "CHAT_TOKEN_SECRET", {"secret": CHAT_SECRET}),
+        ("OriginVerifySecret", "ORIGIN_VERIFY_SECRET", {"value": ORIGIN_SECRET}),
+    ):
+        arn = secrets.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+        monkeypatch.delenv(variable)
+        monkeypatch.setenv(f"{variable}_ARN", arn)
+    get_settings.cache_clear()
+
+    # When a token buys a ticket through the HTTP API and connects with it (each function reads
+    # the secret itself: Powertools' in-process cache would hand the authorizer the API's read)
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
+    status, _, body = post_ticket(f"Bearer {mint()}")
+    clear_caches()
+    decision = connect_with({"ticket": body["ticket"]})
+
+    # Then the API and the authorizer verified it with the secret they read
+    assert status == 201
+    assert effect(decision) == "Allow"
+
+
 def test_a_ticket_is_unusable_after_its_minute(chat: Any) -> None:
     # Given a ticket issued at 12:00:00 (valid 60 s)
     noon = datetime.now(UTC).replace(microsecond=0)

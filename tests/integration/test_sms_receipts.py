@@ -64,9 +64,15 @@ def test_receipt_event_files_move_sent_jobs_to_delivered_and_failed(
 
 
 def _consumer() -> ReceiptConsumer:
+    """The status function's consumer, with its own dead-letter queue (as template.yaml sets it;
+    the SMS stack's environment is the transactional sender's)."""
     settings = get_settings()
+    dead_letters = settings.sms_dead_letter_queue_url.replace(
+        "courier-sms-transactional-dlq", "courier-sms-events-dlq"
+    )
+    status_settings = settings.model_copy(update={"sms_dead_letter_queue_url": dead_letters})
     return ReceiptConsumer(
-        SmsStatusStore.from_settings(settings), SqsQueues.from_settings(settings)
+        SmsStatusStore.from_settings(settings), SqsQueues.from_settings(status_settings)
     )
 
 
@@ -143,7 +149,7 @@ def test_unknown_message_is_retried_and_malformed_receipt_is_dead_lettered(
     assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [
         unknown["Records"][0]["messageId"]
     ]
-    dead = sms_stack.drain("courier-sms-transactional-dlq")
+    dead = sms_stack.drain("courier-sms-events-dlq")
     assert [m["MessageAttributes"]["failure_code"]["StringValue"] for m in dead] == [
         "SCHEMA_VIOLATION"
     ]
@@ -182,3 +188,40 @@ def test_receipt_without_context_finds_its_job_by_provider_message_id(
     assert record.to_masked == "+14*******23"
     assert record.country == "US"
     assert store.get("no-such-job") is None
+
+
+def test_a_receipt_meeting_a_throttled_table_waits_on_the_events_queue(
+    sms_stack: SmsStack,
+) -> None:
+    # Given a status table that answers every write with throttling
+    from botocore.exceptions import ClientError
+
+    class ThrottledTable:
+        def record(self, change: object, *, describe: object = None) -> bool:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "UpdateItem",
+            )
+
+        def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
+            return None
+
+    settings = get_settings()
+    dead_letters = settings.sms_dead_letter_queue_url.replace(
+        "courier-sms-transactional-dlq", "courier-sms-events-dlq"
+    )
+    queues = SqsQueues.from_settings(
+        settings.model_copy(update={"sms_dead_letter_queue_url": dead_letters})
+    )
+    consumer = ReceiptConsumer(ThrottledTable(), queues)  # type: ignore[arg-type]
+
+    # When the delivered receipt file is processed
+    response = consumer.process_batch(load_event("sms/receipt-delivered.json"), None)
+
+    # Then it is acknowledged and a delayed copy waits on the events queue
+    assert response["batchItemFailures"] == []
+    attributes = sms_stack.sqs.get_queue_attributes(
+        QueueUrl=sms_stack.queue_urls["courier-sms-events"],
+        AttributeNames=["ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessages"],
+    )["Attributes"]
+    assert sum(int(v) for v in attributes.values()) == 1

@@ -228,3 +228,66 @@ def test_future_send_at_is_requeued_with_a_delay(sms_stack: SmsStack) -> None:
         AttributeNames=["ApproximateNumberOfMessagesDelayed"],
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def test_the_bulk_sender_dead_letters_requeues_and_backs_off_on_its_own_queues(
+    sms_stack: SmsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the bulk sender's environment (its dead-letter queue) and records from its queue:
+    # the mixed batch, plus a job due in ten minutes
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("SMS_DEAD_LETTER_QUEUE_URL", sms_stack.queue_urls["courier-sms-bulk-dlq"])
+    get_settings.cache_clear()
+    sms_stack.opt_out("+821055554444")
+    later = copy.deepcopy(load_event("sms/sender-valid.json")["Records"][0])
+    job = json.loads(later["body"])
+    job.update(
+        job_id="notice-20261125-0901",
+        send_at=(datetime.now(UTC) + timedelta(minutes=10)).isoformat(),
+    )
+    later["body"] = json.dumps(job)
+    event = mixed_batch()
+    event["Records"].append(later)
+    for record in event["Records"]:
+        record["eventSourceARN"] = sms_stack.arn("courier-sms-bulk")
+    provider = ThrottledFirst(SandboxProvider(seed=1), {"otp-20261125-0401"})
+    consumer = build_consumer(get_settings(), provider=provider)
+
+    # When the batch is processed
+    response = consumer.process_batch(event, None)
+
+    # Then the throttled job is retried, poison jobs are parked on the bulk dead-letter queue,
+    # and the later job waits on the bulk queue: the transactional queues are untouched
+    assert failed_ids(response) == ["0b1e7c3a-0000-4000-8000-0000000000ff"]
+    assert sms_stack.drain("courier-sms-bulk-dlq")
+    assert sms_stack.drain("courier-sms-transactional-dlq") == []
+    attributes = sms_stack.sqs.get_queue_attributes(
+        QueueUrl=sms_stack.queue_urls["courier-sms-bulk"],
+        AttributeNames=["ApproximateNumberOfMessagesDelayed"],
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+@pytest.mark.parametrize("queue", ["courier-sms-transactional", "courier-sms-bulk"])
+def test_the_sns_provider_publishes_each_job_to_its_phone_number(
+    sms_stack: SmsStack, monkeypatch: pytest.MonkeyPatch, lambda_context: Any, queue: str
+) -> None:
+    # Given the deployed wiring with SmsProvider=sns (moto's SNS takes direct SMS), on either
+    # sender's queue
+    monkeypatch.setenv("SMS_PROVIDER", "sns")
+    monkeypatch.setenv("SMS_DEAD_LETTER_QUEUE_URL", sms_stack.queue_urls[f"{queue}-dlq"])
+    get_settings.cache_clear()
+    sender.sms_consumer.cache_clear()
+    event = load_event("sms/sender-valid.json")
+    for record in event["Records"]:
+        record["eventSourceARN"] = sms_stack.arn(queue)
+
+    # When the valid-jobs event file goes through the Lambda entry point
+    response = sender.handler(event, lambda_context)
+
+    # Then every job is SENT through SNS
+    assert response == {"batchItemFailures": []}
+    items = sms_stack.status_items().values()
+    assert {(item["status"], item["provider"]) for item in items} == {("SENT", "sns")}
+    sender.sms_consumer.cache_clear()

@@ -1,0 +1,134 @@
+"""The pytest side: wrap the handler modules, check at session end, report unexercised grants.
+
+tests/integration/conftest.py calls `install()` when it is imported (before the test modules
+import the handlers) and forwards `pytest_sessionfinish` / `pytest_terminal_summary` here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+
+from tests.iam_check import recorder
+from tests.iam_check.check import Grant, unexercised, violations
+from tests.iam_check.policy import event_sources, function_roles, handler_functions, parameter_sets
+
+# Grants the integration tests cannot exercise, each with why it stays:
+# (function, action, resource) patterns and the reason.
+JUSTIFIED: list[tuple[str, str, str, str]] = [
+    (
+        "*",
+        "secretsmanager:GetSecretValue",
+        "*:secret:RedisAuthSecret-*",
+        "the Redis AUTH password (CreateRedis only); this suite's redis-server has no ACL user, "
+        "and tests/integration/test_redis_connection.py reads the secret through connect_redis",
+    ),
+    (
+        "Sms*SenderFunction",
+        "sms-voice:SendTextMessage",
+        "*",
+        "moto has no pinpoint-sms-voice-v2 (DESIGN.md); the request is checked with botocore's "
+        "Stubber in tests/unit/test_provider_end_user_messaging.py",
+    ),
+    (
+        "Sms*SenderFunction",
+        "dynamodb:GetItem",
+        "*:table/SmsIdempotency",
+        "Powertools idempotency reads the record only when a failed conditional put returns "
+        "no item (`exc.old_data_record or self._get_idempotency_record()`); with "
+        "ReturnValuesOnConditionCheckFailure=ALL_OLD it does, but the library keeps the path",
+    ),
+    (
+        "StatsPublishFunction",
+        "s3:ListBucket",
+        "*",
+        "no call needs it: with s3:ListBucket a missing partial answers 404 NoSuchKey instead "
+        "of 403 AccessDenied, so publish names the missing partial",
+    ),
+]
+
+_state: dict[str, Any] = {"violations": [], "unexercised": [], "sets": 0}
+
+
+def choose_function(candidates: list[str], sources: dict[str, str]) -> Any:
+    def choose(event: Any) -> str:
+        if len(candidates) == 1:
+            return candidates[0]
+        records = event.get("Records") if isinstance(event, dict) else None
+        source = records[0].get("eventSourceARN") if records else None
+        if source in sources and sources[source] in candidates:
+            return sources[source]
+        raise AssertionError(f"cannot tell which of {candidates} runs this event")
+
+    return choose
+
+
+# What a one-line handler delegates to, which tests also call directly (to inject a provider or
+# a fault): (module, class, method, the handler whose functions run it).
+DELEGATES = [
+    ("courier.sms.sqs_consumer", "SqsJobConsumer", "process_batch", "sender.handler"),
+    ("courier.sms.receipt_consumer", "ReceiptConsumer", "process_batch", "receipts.handler"),
+    ("courier.chat.channel", "ChatChannel", "handle", "channel.handler"),
+]
+
+
+def install() -> None:
+    """Hook botocore and wrap each handler module's `handler` (and the delegates) once."""
+    recorder.install()
+    sources = event_sources()
+    handlers = handler_functions()
+    for handler, candidates in handlers.items():
+        module = importlib.import_module(handler.rsplit(".", 1)[0])
+        if getattr(module.handler, "__iam_check_wrapped__", False):
+            continue
+        module.handler = recorder.attributed(module.handler, choose_function(candidates, sources))
+    for module_name, class_name, method, handler in DELEGATES:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        if not getattr(getattr(cls, method), "__iam_check_wrapped__", False):
+            choose = choose_function(handlers[handler], sources)
+            setattr(cls, method, recorder.attributed(getattr(cls, method), choose))
+
+
+def finish(session: pytest.Session) -> None:
+    """Fail the run on any recorded call a role does not allow, under any parameter set."""
+    calls = list(recorder.CALLS)
+    found = [f"recording: {error}" for error in sorted(set(recorder.ERRORS))]
+    grants: set[Grant] = set()
+    sets = parameter_sets()
+    for name, parameters in sets.items():
+        roles = function_roles(parameters)
+        provider = parameters.get("SmsProvider", "end-user-messaging")
+        found += [f"[{name}] {line}" for line in violations(calls, roles, provider)]
+        grants |= set(unexercised(calls, roles))
+    _state.update(violations=found, unexercised=sorted(grants, key=str), sets=len(sets))
+    _state["calls"] = len(calls)
+    if found and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def justification(grant: Grant) -> str | None:
+    for function, action, resource, reason in JUSTIFIED:
+        if (
+            fnmatchcase(grant.function, function)
+            and grant.action == action
+            and fnmatchcase(grant.resource, resource)
+        ):
+            return reason
+    return None
+
+
+def summary(terminalreporter: Any) -> None:
+    write = terminalreporter.write_line
+    terminalreporter.section("IAM check (handlers' AWS calls vs. their roles)")
+    write(f"{_state.get('calls', 0)} calls recorded, checked under {_state['sets']} parameter sets")
+    for line in _state["violations"]:
+        write(f"NOT ALLOWED {line}", red=True)
+    unjustified = [g for g in _state["unexercised"] if justification(g) is None]
+    for grant in _state["unexercised"]:
+        reason = justification(grant)
+        label = f"justified: {reason}" if reason else "NO TEST EXERCISES IT"
+        write(f"unexercised {grant.function} {grant.sid} {grant.action} {grant.resource} ({label})")
+    write(f"{len(_state['violations'])} not allowed, {len(unjustified)} unexercised unjustified")
