@@ -81,7 +81,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     ),
     "SmsBulkSenderFunction": sender_grants("SmsBulkQueue", "SmsBulkDeadLetterQueue"),
     "SmsStatusFunction": {
-        ("dynamodb:GetItem", "SmsMessagesTable"),
         ("dynamodb:PutItem", "SmsMessagesTable"),
         ("dynamodb:UpdateItem", "SmsMessagesTable"),
         ("dynamodb:Query", "SmsMessagesTable/index/by_provider_message"),
