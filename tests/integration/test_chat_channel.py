@@ -266,6 +266,23 @@ def test_history_pages_are_complete_and_ordered_across_redis_and_dynamodb(chat: 
     assert [text for page in reversed(pages) for text in page] == [f"m{n:02d}" for n in range(12)]
 
 
+def gone_connection(connection_id: str) -> Stubber:
+    """A stubbed @connections client (`.client`) whose post to `connection_id` answers 410 Gone
+    (moto cannot; botocore's Stubber can)."""
+    client = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=CHAT_API_ENDPOINT, region_name=REGION
+    )
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "post_to_connection",
+        service_error_code="GoneException",
+        http_status_code=410,
+        expected_params={"ConnectionId": connection_id, "Data": ANY},
+    )
+    stubber.activate()
+    return stubber
+
+
 def test_a_stale_connection_is_pruned_on_the_first_failed_post(chat: None) -> None:
     # Given Alice and a stale connection (its client vanished without a $disconnect) in the lobby
     alice = connect_user("alice1", "u-alice", "Alice", ["lobby"])
@@ -273,20 +290,10 @@ def test_a_stale_connection_is_pruned_on_the_first_failed_post(chat: None) -> No
     for client in (alice, ghost):
         client.send({"action": "join", "room": "lobby"})
     alice.frames()
-    # And @connections answering 410 Gone for the ghost (moto cannot; botocore's Stubber can)
-    gone_client = boto3.client(
-        "apigatewaymanagementapi", endpoint_url=CHAT_API_ENDPOINT, region_name=REGION
-    )
-    stubber = Stubber(gone_client)
-    stubber.add_client_error(
-        "post_to_connection",
-        service_error_code="GoneException",
-        http_status_code=410,
-        expected_params={"ConnectionId": "ghost1", "Data": ANY},
-    )
-    stubber.activate()
+    # And @connections answering 410 Gone for the ghost
+    stubber = gone_connection("ghost1")
     live = wiring.poster(CHAT_API_ENDPOINT)
-    routed = RoutedPoster(live, {"ghost1": ApiGatewayPoster(gone_client)})
+    routed = RoutedPoster(live, {"ghost1": ApiGatewayPoster(stubber.client)})
     channel = wiring.build_channel(get_settings(), routed)
 
     # When Alice sends to the lobby

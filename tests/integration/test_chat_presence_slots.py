@@ -14,10 +14,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 import redis
-from botocore.stub import ANY, Stubber
 from redis.client import Pipeline
 from redis.crc import key_slot
 
@@ -28,9 +26,9 @@ from courier.chat.fanout import ApiGatewayPoster
 from courier.chat.frames import SendFrame
 from courier.settings import get_settings
 from local.redis_server import CLUSTER_BUS_OFFSET, free_port
-from tests.harness import REGION, FakeLambdaContext, load_event
+from tests.harness import FakeLambdaContext, load_event
 from tests.integration.conftest import CHAT_API_ENDPOINT
-from tests.integration.test_chat_channel import RoutedPoster, connect_user
+from tests.integration.test_chat_channel import RoutedPoster, connect_user, gone_connection
 
 CONTEXT = FakeLambdaContext()
 Command = tuple[Any, ...]
@@ -114,19 +112,9 @@ def test_every_command_chat_sends_keeps_its_keys_in_one_slot(chat: None, redis_u
         alice.send({"action": "leave", "room": "team-a"})
         alice.send({"action": "ping"})
         # And a post to the ghost answers 410 Gone, so it is pruned
-        gone_client = boto3.client(
-            "apigatewaymanagementapi", endpoint_url=CHAT_API_ENDPOINT, region_name=REGION
-        )
-        stubber = Stubber(gone_client)
-        stubber.add_client_error(
-            "post_to_connection",
-            service_error_code="GoneException",
-            http_status_code=410,
-            expected_params={"ConnectionId": "ghost1", "Data": ANY},
-        )
-        stubber.activate()
         routed = RoutedPoster(
-            wiring.poster(CHAT_API_ENDPOINT), {"ghost1": ApiGatewayPoster(gone_client)}
+            wiring.poster(CHAT_API_ENDPOINT),
+            {"ghost1": ApiGatewayPoster(gone_connection("ghost1").client)},
         )
         channel = wiring.build_channel(get_settings(), routed)
         channel.handle("alice1", SendFrame(room="lobby", text="anyone?", client_msg_id="a-2"))
