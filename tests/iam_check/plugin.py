@@ -37,9 +37,9 @@ JUSTIFIED: list[tuple[str, str, str, str]] = [
         "Sms*SenderFunction",
         "dynamodb:GetItem",
         "*:table/SmsIdempotency",
-        "Powertools idempotency reads the record only when a failed conditional put returns "
-        "no item (`exc.old_data_record or self._get_idempotency_record()`); with "
-        "ReturnValuesOnConditionCheckFailure=ALL_OLD it does, but the library keeps the path",
+        "SmsSender reads an INPROGRESS record to age it (an interrupted delivery: exercised by "
+        "tests/faults, which this check does not record), and Powertools reads the record when "
+        "a failed conditional put returns no item",
     ),
     (
         "StatsPublishFunction",

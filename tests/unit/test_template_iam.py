@@ -273,6 +273,22 @@ def test_sns_publish_on_any_resource_only_for_the_sns_sms_provider(
     ]
 
 
+def test_sending_through_end_user_messaging_is_granted_only_with_that_provider(
+    resources: dict[str, Any],
+) -> None:
+    granted_where = sorted(
+        (name, condition)
+        for name, resource in principals(resources).items()
+        for condition, statement in statements(resource)
+        if statement.get("Effect") == "Allow"
+        and "sms-voice:SendTextMessage" in listed(statement["Action"])
+    )
+    assert granted_where == [
+        ("SmsBulkSenderFunction", "IsEndUserMessaging"),
+        ("SmsTransactionalSenderFunction", "IsEndUserMessaging"),
+    ]
+
+
 def test_no_statement_grants_a_wildcard_action(resources: dict[str, Any]) -> None:
     wildcards = sorted(
         (name, action)
