@@ -31,7 +31,7 @@ from courier.sms.providers import (
     SmsProvider,
     UnknownOutcomeError,
 )
-from courier.sms.segments import segment
+from courier.sms.segments import Segmentation, segment
 from courier.sms.status import SmsStatus, StatusChange
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class SmsSender:
                 "JOB_ID_REUSED", "job_id was seen before with another to/body"
             ) from error
         except IdempotencyAlreadyInProgressError:
-            result = self._interrupted_or_defer(job, payload)
+            result = self._interrupted_or_defer(job, payload, seg)
         except IdempotencyPersistenceLayerError as error:
             raise RetryLater(
                 "IDEMPOTENCY_STORE", str(error), store_unavailable=is_transient(error)
@@ -210,7 +210,9 @@ class SmsSender:
         self._record(job, result)
         return outcome
 
-    def _interrupted_or_defer(self, job: SmsJob, payload: dict[str, Any]) -> dict[str, Any]:
+    def _interrupted_or_defer(
+        self, job: SmsJob, payload: dict[str, Any], seg: Segmentation
+    ) -> dict[str, Any]:
         """Another delivery holds the key: wait for it, or, once it cannot be alive any more,
         record the job UNKNOWN (the provider may have it) and keep the key."""
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -238,7 +240,6 @@ class SmsSender:
         age = self._clock().timestamp() - started
         if age < self._stale_after:
             raise DeferJob("IN_PROGRESS", self._stale_after - age + 1)
-        seg = segment(job.body)
         result: dict[str, Any] = {
             "status": "UNKNOWN",
             "reason": "OUTCOME_UNKNOWN:INTERRUPTED",

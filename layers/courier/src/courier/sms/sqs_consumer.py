@@ -17,8 +17,9 @@ import asyncio
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -34,6 +35,8 @@ from courier.sms.contract import SmsJob
 from courier.sms.delivery import DeferJob, DeliveryOutcome, PoisonJob, RetryLater, SmsSender
 from courier.sms.queues import deferrals_of
 from courier.validation import describe_problems
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -104,9 +107,7 @@ class SqsJobConsumer:
             # Two copies of one job in a batch run one after the other: the second then finds the
             # first's saved result (a clean duplicate) instead of an in-progress record (a retry).
             async with self._job_locks.setdefault(job.job_id, asyncio.Lock()):
-                outcome = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self._sender.deliver, job
-                )
+                outcome = await self._in_pool(lambda: self._sender.deliver(job))
         except PoisonJob as poison:
             await self._dead_letter(record, poison)
             return "DEAD_LETTERED"
@@ -175,9 +176,12 @@ class SqsJobConsumer:
         )
         return True
 
+    async def _in_pool(self, call: Callable[[], _T]) -> _T:
+        """Run a blocking call (a delivery, an SQS request) on the bounded pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
     async def _requeue(self, record: SQSRecord, seconds: float, *, deferrals: int | None) -> None:
-        await asyncio.get_running_loop().run_in_executor(
-            self._pool,
+        await self._in_pool(
             lambda: self._queues.requeue(
                 queue_arn=record.event_source_arn,
                 body=record.body,
@@ -191,8 +195,7 @@ class SqsJobConsumer:
             "sms job dead-lettered",
             extra={"message_id": record.message_id, "code": poison.code, "reason": poison.detail},
         )
-        await asyncio.get_running_loop().run_in_executor(
-            self._pool,
+        await self._in_pool(
             lambda: self._queues.dead_letter(
                 body=record.body,
                 code=poison.code,
@@ -217,8 +220,7 @@ class SqsJobConsumer:
             extra={"message_id": record.message_id, "code": code, "backoff_seconds": seconds},
         )
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._pool,
+            await self._in_pool(
                 lambda: self._queues.back_off(
                     queue_arn=record.event_source_arn,
                     receipt_handle=record.receipt_handle,
