@@ -11,7 +11,6 @@ rate limiter on a real redis-server); this module plays only the parts AWS would
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import random
 import threading
@@ -328,15 +327,14 @@ def run(
     start = clock.now
     arrivals = sorted(timeline.arrivals, key=lambda a: a[0])
     events = sorted(timeline.events, key=lambda e: e[0])
-    position = itertools.count()
-    next_arrival = next(position)
+    next_arrival = 0
     while True:
         elapsed = clock.now - start
         while events and events[0][0] <= elapsed:
             events.pop(0)[1]()
         while next_arrival < len(arrivals) and arrivals[next_arrival][0] <= elapsed:
             queue.send(arrivals[next_arrival][1])
-            next_arrival = next(position)
+            next_arrival += 1
         for instance in instances:
             if instance.busy_until > clock.now:
                 continue
@@ -369,7 +367,8 @@ def run(
         if not len(queue) and not pending:
             break
         clock.now += 1.0
-        upcoming = [t for t in (queue.next_visible_at(),) if t is not None]
+        visible_at = queue.next_visible_at()
+        upcoming = [] if visible_at is None else [visible_at]
         if next_arrival < len(arrivals):
             upcoming.append(start + arrivals[next_arrival][0])
         if events:
