@@ -1,4 +1,5 @@
-"""Redrive planning and applying (courier.sms.dead_letters) against in-memory ports, no network."""
+"""Dead-letter listing and redrive planning/applying (courier.sms.dead_letters,
+dead_letter_redrive) against in-memory ports, no network."""
 
 from __future__ import annotations
 
@@ -9,19 +10,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from courier.sms.dead_letters import (
-    MAX_RECEIVES,
+from courier.sms.dead_letter_redrive import (
     JobFacts,
-    MoveReport,
-    MoveTaskUnsupported,
-    QueueKind,
-    QueueMessage,
     RedriveRules,
     Refusal,
     Selection,
     apply_redrive,
-    inspect_dead_letters,
     plan_redrive,
+)
+from courier.sms.dead_letters import (
+    MAX_RECEIVES,
+    MoveReport,
+    MoveTaskUnsupported,
+    QueueKind,
+    QueueMessage,
+    inspect_dead_letters,
     redrive_attributes,
 )
 from courier.sms.status import SmsStatus

@@ -25,7 +25,7 @@ from courier.sms.dead_letters import QueueKind
 if TYPE_CHECKING:
     from courier.settings import Settings
     from courier.sms.dead_letter_queues import SqsDeadLetterQueue
-    from courier.sms.dead_letters import (
+    from courier.sms.dead_letter_redrive import (
         PlannedMessage,
         RedrivePlan,
         RedriveResult,
@@ -192,7 +192,7 @@ def _queue(args: argparse.Namespace, settings: Settings, kind: QueueKind) -> Sqs
 def _history_and_rules(
     settings: Settings, margin_hours: float = 24.0
 ) -> tuple[TableJobHistory, RedriveRules]:
-    from courier.sms.dead_letters import RedriveRules
+    from courier.sms.dead_letter_redrive import RedriveRules
     from courier.sms.job_records import TableJobHistory
 
     rules = RedriveRules(
@@ -228,7 +228,7 @@ def _list(kind: QueueKind, queue: SqsDeadLetterQueue, limit: int) -> int:
 def _show(
     kind: QueueKind, queue: SqsDeadLetterQueue, settings: Settings, args: argparse.Namespace
 ) -> int:
-    from courier.sms.dead_letters import Selection, plan_redrive
+    from courier.sms.dead_letter_redrive import Selection, plan_redrive
 
     history, rules = _history_and_rules(settings)
     plan = plan_redrive(
@@ -266,7 +266,7 @@ def _line(planned: PlannedMessage, action: str) -> dict[str, Any]:
 def _redrive(
     kind: QueueKind, queue: SqsDeadLetterQueue, settings: Settings, args: argparse.Namespace
 ) -> int:
-    from courier.sms.dead_letters import Selection, apply_redrive, plan_redrive
+    from courier.sms.dead_letter_redrive import Selection, apply_redrive, plan_redrive
 
     if not (args.all or args.message_id or args.failure_code):
         raise DlqUsageError("choose messages: --all, --message-id or --failure-code")
