@@ -72,7 +72,7 @@ CHECKOV_FLAGS := --skip-download --framework cloudformation --compact --quiet
 ASL_FILES     := $(sort $(wildcard statemachines/*.asl.json))
 ASL_VALIDATOR := npx --no-install asl-validator
 
-.PHONY: help tools redis-server lint validate requirements requirements-check sam-validate \
+.PHONY: help tools redis-server mariadb-server lint validate requirements requirements-check sam-validate \
         cfn-lint checkov asl-validate build pytest test bench dev demo schemas clean distclean \
         lock-check node-check chromium faults
 
@@ -81,7 +81,7 @@ help:
 
 # ---- tools -----------------------------------------------------------------
 tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
-       redis-server chromium
+       redis-server mariadb-server chromium
 
 $(UV_STAMP):
 	@echo "==> uv $(UV_VERSION) -> .tools/uv"
@@ -140,6 +140,19 @@ redis-server:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null || true; }
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "redis-server is missing and apt-get could not install it: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run make again" >&2; exit 1; }
+
+# Debian's MariaDB server: the tests' and the local runtime's stand-in for Aurora MySQL (each run
+# starts a private mariadbd of its own: local/mariadb_server.py). Debian keeps it in /usr/sbin.
+MARIADBD_FOUND := PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null 2>&1
+
+mariadb-server:
+	@$(MARIADBD_FOUND) || { \
+	  echo "==> apt-get install mariadb-server"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mariadb-server >/dev/null || true; }
+	@$(MARIADBD_FOUND) || { \
+	  echo "mariadbd is missing and apt-get could not install it: install MariaDB 10.11 (Debian/Ubuntu: sudo apt-get install mariadb-server; macOS: brew install mariadb) and run make again" >&2; exit 1; }
 
 # Debian's Chromium for the end-to-end web test (Playwright drives it; it downloads no browser).
 chromium:
@@ -213,7 +226,7 @@ build: $(SAM_STAMP)
 	$(SAM) build --template-file template.yaml --parallel --cached
 
 # ---- tests -----------------------------------------------------------------
-pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server  # SAM_STAMP: the IAM check (tests/iam_check)
+pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server mariadb-server  # SAM_STAMP: the IAM check (tests/iam_check)
 	@echo "==> pytest"
 	@rc=0; $(VBIN)/pytest || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
