@@ -142,6 +142,21 @@ class Settings(BaseModel):
     origin_verify_secret: str = Field(default="", repr=False)
     verify_cloudfront_origin: bool = True
 
+    # Relational data (Aurora MySQL in AWS, a private MariaDB locally): courier.data.connections.
+    # `external` mode: mysql://user:password@host:port/database URLs (the reader's may be empty:
+    # reads then go to the writer). IAM mode (proxy or direct cluster endpoints): hosts and the
+    # application user, a 15-minute IAM token as the password, TLS verified with the CA bundle.
+    database_url: str = Field(default="", repr=False)
+    database_reader_url: str = Field(default="", repr=False)
+    database_host: str = ""
+    database_reader_host: str = ""
+    database_port: int = Field(default=3306, ge=1, le=65535)
+    database_name: str = "courier"
+    database_user: str = ""
+    database_ca_bundle: str = Field(default="", description="PEM file of the RDS CA bundle")
+    # An Aurora Serverless v2 instance resuming from auto-pause holds connections ~15 s.
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     # Overrides for emulators (MiniStack/moto server); empty in AWS
     aws_endpoint_url: str = ""
 

@@ -1,0 +1,1 @@
+"""Relational data on Aurora MySQL (MariaDB locally): connections, transactions and migrations."""
