@@ -9,7 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from courier.data.connections import Database, open_database
+from courier.data.migrations import apply_migrations
+from courier.settings import Settings
 from courier.stats import wiring as stats_wiring
+from local.mariadb_server import MariaDbServer, mariadb_server
 from tests.harness import (
     REGION,
     SmsStack,
@@ -129,6 +133,33 @@ def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             stats_wiring.stats_publisher,
         ):
             cached.cache_clear()
+
+
+# ---- relational data: a private MariaDB server (local/mariadb_server.py) ----------------------
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDbServer]:
+    """One private MariaDB server for the session: strict mode, a writer and a reader account."""
+    with mariadb_server() as server:
+        yield server
+
+
+@pytest.fixture
+def empty_database(mariadb: MariaDbServer) -> MariaDbServer:
+    """The session's server with an empty `courier` database (no migrations applied)."""
+    mariadb.reset_database()
+    return mariadb
+
+
+@pytest.fixture
+def database(empty_database: MariaDbServer) -> Iterator[Database]:
+    """The routing database on the writer and reader accounts, migrated to the latest version."""
+    settings = Settings(
+        database_url=empty_database.writer_url, database_reader_url=empty_database.reader_url
+    )
+    db = open_database(settings)
+    apply_migrations(db.writer_factory)
+    yield db
+    db.close()
 
 
 # IAM proven by the tests: every AWS call a handler makes here is checked against its role.
