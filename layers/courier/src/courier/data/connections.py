@@ -265,6 +265,11 @@ class Database:
         """Opens connections to the writer (the migrations take one of their own)."""
         return self._factories["writer"]
 
+    @property
+    def reader_factory(self) -> ConnectionFactory:
+        """Opens connections to the reader (the writer's factory when no reader is set)."""
+        return self._factories["reader"]
+
     @contextmanager
     def write_transaction(self) -> Iterator[DictCursor]:
         """A transaction on the writer: committed when the block ends, rolled back on error."""
