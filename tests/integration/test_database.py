@@ -26,8 +26,15 @@ def _tables(database: Database) -> set[str]:
         return {next(iter(row.values())) for row in cursor.fetchall()}
 
 
-def test_migrations_from_empty_then_a_rerun_applies_nothing(empty_database: MariaDbServer) -> None:
-    # Given an empty database
+def test_migrations_from_empty_then_a_rerun_applies_nothing(
+    empty_database: MariaDbServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an empty database, and a process whose user has no passwd entry (as in Lambda)
+    def no_passwd_entry() -> str:
+        raise OSError("uid not found")
+
+    monkeypatch.setattr("getpass.getuser", no_passwd_entry)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "courier-migrate")
     database = _database(empty_database)
     assert pending_migrations(database.writer_factory) == ["0001_daily_stats"]
 
@@ -40,6 +47,15 @@ def test_migrations_from_empty_then_a_rerun_applies_nothing(empty_database: Mari
     assert second == []
     assert pending_migrations(database.writer_factory) == []
     assert {"daily_stats", "_yoyo_migration", "yoyo_lock"} <= _tables(database)
+    with database.read_transaction() as cursor:
+        cursor.execute("SELECT migration_id, operation, username FROM _yoyo_log")
+        assert cursor.fetchall() == [
+            {
+                "migration_id": "0001_daily_stats",
+                "operation": "apply",
+                "username": "courier-migrate",
+            }
+        ]
     database.close()
 
 

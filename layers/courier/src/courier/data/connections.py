@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -361,3 +362,11 @@ def open_database(
     writer_factory = ConnectionFactory(writer, **options)
     reader_factory = None if reader == writer else ConnectionFactory(reader, **options)
     return Database(writer_factory, reader_factory)
+
+
+@cache
+def shared_database() -> Database:
+    """This execution environment's database, from its settings: kept across invocations."""
+    from courier.settings import get_settings
+
+    return open_database(get_settings())

@@ -21,6 +21,9 @@ forever; a lock older than `stale_lock_after` (longer than any migration run) is
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +44,19 @@ def _backend(connect: Callable[[], Any]) -> Any:
     class CourierMySQLBackend(MySQLBackend):  # type: ignore[misc]
         def connect(self, dburi: Any) -> Any:
             return connect()
+
+        def get_log_data(self, migration: Any = None, operation: str = "apply") -> Any:
+            # yoyo logs getpass.getuser(), which raises in Lambda (its uid has no passwd entry),
+            # and socket.getfqdn(), a reverse DNS lookup inside the VPC: name the runner plainly.
+            return {
+                "id": str(uuid.uuid1()),
+                "migration_id": migration.id if migration else None,
+                "migration_hash": migration.hash if migration else None,
+                "username": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "courier-migrations"),
+                "hostname": socket.gethostname(),
+                "created_at_utc": datetime.now(UTC).replace(tzinfo=None),
+                "operation": operation,
+            }
 
     # The URI only names the backend (and keys yoyo's per-URI cache); it is never dialled.
     backend = CourierMySQLBackend(parse_uri("mysql://courier/courier"), "_yoyo_migration")
