@@ -189,16 +189,20 @@ class MariaDbServer:
 
     def _wait_ready(self, deadline: float) -> None:
         assert self._process is not None
-        while True:
-            try:
-                self.admin_connection().close()
-                return
-            except Exception:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    raise RuntimeError(
-                        f"mariadbd did not start; its log ends:\n{self._log_tail()}"
-                    ) from None
-                time.sleep(0.05)
+        while not self._accepts_connections():
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise RuntimeError(f"mariadbd did not start; its log ends:\n{self._log_tail()}")
+            time.sleep(0.05)
+
+    def _accepts_connections(self) -> bool:
+        # PyMySQL leaks its socket when a unix-socket connect fails: wait for the file first.
+        if not self.socket_path.exists():
+            return False
+        try:
+            self.admin_connection().close()
+        except Exception:
+            return False
+        return True
 
     def _log_tail(self) -> str:
         try:
