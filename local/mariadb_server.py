@@ -182,10 +182,14 @@ class MariaDbServer:
             )
         finally:
             log.close()
-        self._wait_ready(deadline=time.monotonic() + 30)
-        if not self._provisioned:
-            self._provision()
-            self._provisioned = True
+        try:
+            self._wait_ready(deadline=time.monotonic() + 30)
+            if not self._provisioned:
+                self._provision()
+                self._provisioned = True
+        except BaseException:
+            self.stop()  # never leave a server running that its owner did not get back
+            raise
 
     def _wait_ready(self, deadline: float) -> None:
         assert self._process is not None
