@@ -308,12 +308,13 @@ package: $(SAM_STAMP)
 	  --output-template-file "$(PACKAGED_TEMPLATE)" --region $(AWS_DEFAULT_REGION) --no-progressbar
 	@echo "packaged $(GIT_REVISION): sha256 $$(sha256sum "$(PACKAGED_TEMPLATE)" | cut -d' ' -f1)"
 
-# Deploys PACKAGED_TEMPLATE as it is (never builds): its code is already in the bucket. The env's
+# Deploys PACKAGED_TEMPLATE as it is (never builds): its code is already in the bucket, then
+# uploads the web app of this checkout (make deploy-web: sam deploy uploads no assets). The env's
 # samconfig section gives stack, region, parameters, tags and the template's s3_prefix;
 # --no-resolve-s3 + --s3-bucket put the template upload in the artifacts bucket instead of SAM's
 # managed one. prod's samconfig asks to confirm the change set; a pipeline passes
 # CHANGESET_APPROVED=yes after its manual approval (there is no terminal to answer in).
-deploy: $(SAM_STAMP)
+deploy: $(SAM_STAMP) $(VENV_STAMP)
 	@case " $(DEPLOY_ENVS) " in *" $(ENV) "*) ;; *) \
 	  echo "usage: make deploy ENV=<$(DEPLOY_ENVS)> ARTIFACTS_BUCKET=<bucket>" >&2; exit 1;; esac
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "make deploy: ARTIFACTS_BUCKET is not set" >&2; exit 1; }
@@ -324,6 +325,7 @@ deploy: $(SAM_STAMP)
 	  --no-resolve-s3 --s3-bucket "$(ARTIFACTS_BUCKET)" --no-progressbar \
 	  $(if $(CFN_EXECUTION_ROLE_ARN),--role-arn "$(CFN_EXECUTION_ROLE_ARN)") \
 	  $(if $(filter yes,$(CHANGESET_APPROVED)),--no-confirm-changeset)
+	@$(MAKE) deploy-web STACK="$$($(VBIN)/python -c "$$SAMCONFIG_STACK_NAME" $(ENV))"
 
 # ENV=local: the running `make dev` (its endpoint and fake credentials from `local.runtime env`).
 smoke: $(VENV_STAMP)
@@ -380,6 +382,13 @@ distclean: clean
 	rm -rf .tools .venv node_modules
 
 # ---- embedded scripts ------------------------------------------------------
+# The stack_name of a samconfig.toml environment (argv[1]); make deploy hands it to deploy-web.
+define SAMCONFIG_STACK_NAME
+import sys, tomllib
+print(tomllib.load(open("samconfig.toml", "rb"))[sys.argv[1]]["global"]["parameters"]["stack_name"])
+endef
+export SAMCONFIG_STACK_NAME
+
 # Used by asl-validate: compares the ${...} placeholders of each AWS::Serverless::StateMachine
 # DefinitionUri file with the keys of its DefinitionSubstitutions.
 define ASL_SUBSTITUTIONS_CHECK

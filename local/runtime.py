@@ -223,28 +223,16 @@ class LocalSystem:
 
     def mint_token(self, sub: str, name: str, rooms: Iterable[str]) -> str:
         """What `chat token` does, signed with this stack's secret (from the emulator)."""
-        from courier.chat.tokens import TokenSigner
+        from scripts.chat_session import mint_token
 
-        secret = self.client("secretsmanager").get_secret_value(
-            SecretId=self.outputs["ChatTokenSecretArn"]
-        )["SecretString"]
-        with suppress(ValueError, TypeError, KeyError):
-            secret = json.loads(secret)["secret"]
-        return TokenSigner(secret).mint(sub, name, list(rooms), ttl_seconds=12 * 3600)
+        secret_arn = self.outputs["ChatTokenSecretArn"]
+        return mint_token(self.client("secretsmanager"), secret_arn, sub, name, rooms, 12 * 3600)
 
     def connect_ticket(self, token: str) -> str:
         """A single-use WebSocket ticket for `token` from the HTTP API, as the web page gets it."""
-        import urllib.request
+        from scripts.chat_session import request_ticket
 
-        request = urllib.request.Request(
-            f"{self.api_base}/chat/tickets",
-            method="POST",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        # A cold API function takes seconds on the emulator.
-        with urllib.request.urlopen(request, timeout=60) as response:
-            ticket: str = json.load(response)["ticket"]
-        return ticket
+        return request_ticket(self.api_base, token)
 
     # ---- the stats batch
     def run_stats(self, day: str | None = None, *, timeout: float = 180) -> dict[str, Any]:
