@@ -289,6 +289,8 @@ test:
 ARTIFACTS_BUCKET  ?=
 ARTIFACTS_PREFIX  ?= courier/$(GIT_REVISION)
 PACKAGED_TEMPLATE ?= .aws-sam/packaged.yaml
+# A build directory of its own: never the cached one `make build` and `sam build` keep.
+PACKAGE_BUILD_DIR := .aws-sam/release
 CFN_EXECUTION_ROLE_ARN ?=
 CHANGESET_APPROVED ?=
 GIT_REVISION = $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unversioned)
@@ -300,17 +302,18 @@ ci:
 package: $(SAM_STAMP)
 	@test -n "$(ARTIFACTS_BUCKET)" || { \
 	  echo "usage: make package ARTIFACTS_BUCKET=<bucket> (the bootstrap stack's ArtifactsBucketName)" >&2; exit 1; }
-	@echo "==> sam build (clean, for every environment)"
-	$(SAM) build --template-file template.yaml --parallel --no-cached
+	@echo "==> sam build (clean, for every environment) -> $(PACKAGE_BUILD_DIR)"
+	$(SAM) build --template-file template.yaml --parallel --no-cached --build-dir $(PACKAGE_BUILD_DIR)
 	@echo "==> sam package -> s3://$(ARTIFACTS_BUCKET)/$(ARTIFACTS_PREFIX), $(PACKAGED_TEMPLATE)"
-	$(SAM) package --template-file .aws-sam/build/template.yaml \
+	$(SAM) package --template-file $(PACKAGE_BUILD_DIR)/template.yaml \
 	  --s3-bucket "$(ARTIFACTS_BUCKET)" --s3-prefix "$(ARTIFACTS_PREFIX)" \
 	  --output-template-file "$(PACKAGED_TEMPLATE)" --region $(AWS_DEFAULT_REGION) --no-progressbar
 	@echo "packaged $(GIT_REVISION): sha256 $$(sha256sum "$(PACKAGED_TEMPLATE)" | cut -d' ' -f1)"
 
 # Deploys PACKAGED_TEMPLATE as it is (never builds): its code is already in the bucket, then
 # uploads the web app of this checkout (make deploy-web: sam deploy uploads no assets). The env's
-# samconfig section gives stack, region, parameters, tags and the template's s3_prefix;
+# samconfig section gives stack, region, parameters, tags and the template's s3_prefix (named
+# with --config-file: without it SAM looks for samconfig.toml beside the template, in .aws-sam/);
 # --no-resolve-s3 + --s3-bucket put the template upload in the artifacts bucket instead of SAM's
 # managed one. prod's samconfig asks to confirm the change set; a pipeline passes
 # CHANGESET_APPROVED=yes after its manual approval (there is no terminal to answer in).
@@ -321,7 +324,8 @@ deploy: $(SAM_STAMP) $(VENV_STAMP)
 	@test -f "$(PACKAGED_TEMPLATE)" || { \
 	  echo "make deploy: no $(PACKAGED_TEMPLATE): run make package (or fetch the pipeline's)" >&2; exit 1; }
 	@echo "==> sam deploy --config-env $(ENV) $(PACKAGED_TEMPLATE) (sha256 $$(sha256sum "$(PACKAGED_TEMPLATE)" | cut -d' ' -f1))"
-	$(SAM) deploy --config-env $(ENV) --template-file "$(PACKAGED_TEMPLATE)" \
+	$(SAM) deploy --config-file $(CURDIR)/samconfig.toml --config-env $(ENV) \
+	  --template-file "$(PACKAGED_TEMPLATE)" \
 	  --no-resolve-s3 --s3-bucket "$(ARTIFACTS_BUCKET)" --no-progressbar \
 	  $(if $(CFN_EXECUTION_ROLE_ARN),--role-arn "$(CFN_EXECUTION_ROLE_ARN)") \
 	  $(if $(filter yes,$(CHANGESET_APPROVED)),--no-confirm-changeset)
