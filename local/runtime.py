@@ -346,8 +346,12 @@ class LocalRuntime:
         state_file: Path | None = None,
         seed: bool = True,
         log: Log = print,
+        ministack_env: dict[str, str] | None = None,
     ) -> None:
         self._port = port
+        # Added to MiniStack's environment, which its function workers inherit (the e2e suite
+        # records the functions' AWS calls this way).
+        self._ministack_env = dict(ministack_env or {})
         self._state_file = state_file
         self._seed = seed
         self._log = log
@@ -439,6 +443,7 @@ class LocalRuntime:
             IOT_MTLS_ENABLED="0",
             LOG_LEVEL="INFO",
         )
+        env.update(self._ministack_env)
         log = (workdir / "ministack.log").open("wb")
         # Its own session: Ctrl-C in the terminal reaches us, and we stop its whole group
         # (MiniStack plus the function workers it spawns).

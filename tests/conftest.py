@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.harness import REGION, FakeLambdaContext, redis_server
+from tests.iam_check import plugin as iam_check_plugin
 
 
 @pytest.fixture
@@ -47,3 +49,12 @@ def _fresh_settings() -> Iterator[None]:
 @pytest.fixture
 def lambda_context() -> object:
     return FakeLambdaContext()
+
+
+# The IAM check (tests/iam_check): once per run, over the integration and e2e suites' calls.
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    iam_check_plugin.finish(session)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    iam_check_plugin.summary(terminalreporter)

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from local.redis_server import free_port
+from local.runtime import STACK_NAME as LOCAL_STACK
 from local.runtime import LocalRuntime, LocalSystem
 from local.seed import OPTED_OUT_NUMBER, SEED_JOBS
+from tests.iam_check.lambda_recording import collect, ministack_env
+from tests.iam_check.plugin import add_local_calls
 
 
 @dataclass
@@ -36,11 +39,24 @@ class Ledger:
 
 
 @pytest.fixture(scope="session")
-def local_runtime() -> Iterator[LocalRuntime]:
+def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     # Its own ports (never a running `make dev`'s), no state file; seeded like `make dev`.
-    runtime = LocalRuntime(port=free_port(), state_file=None, seed=True, log=print)
+    # Every AWS call the deployed functions make is recorded for the IAM check.
+    record_dir = tmp_path_factory.mktemp("iam-check-calls")
+    runtime = LocalRuntime(
+        port=free_port(),
+        state_file=None,
+        seed=True,
+        log=print,
+        ministack_env=ministack_env(record_dir),
+    )
     with runtime:
         yield runtime
+        # While MiniStack still answers: the stack's physical names map the calls back.
+        assert runtime.system is not None
+        cloudformation = runtime.system.client("cloudformation")
+        resources = cloudformation.describe_stack_resources(StackName=LOCAL_STACK)
+        add_local_calls(*collect(record_dir, resources["StackResources"]))
 
 
 @pytest.fixture(scope="session")

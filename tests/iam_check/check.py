@@ -57,6 +57,8 @@ def unexercised(calls: Iterable[Call], roles: dict[str, list[Statement]]) -> lis
                 continue
             for action in statement.actions:
                 for resource in statement.resources:
+                    if decide(statements, action, resource) == "deny":
+                        continue  # taken back by an explicit Deny: not a grant
                     if not any(
                         matches(action.lower(), c.action.lower()) and matches(resource, c.resource)
                         for c in mine

@@ -1,7 +1,9 @@
 """The pytest side: wrap the handler modules, check at session end, report unexercised grants.
 
 tests/integration/conftest.py calls `install()` when it is imported (before the test modules
-import the handlers) and forwards `pytest_sessionfinish` / `pytest_terminal_summary` here.
+import the handlers); tests/e2e/conftest.py hands over what the local runtime's functions
+recorded (`add_local_calls`); tests/conftest.py forwards `pytest_sessionfinish` /
+`pytest_terminal_summary` here, once for both.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 from tests.iam_check import recorder
 from tests.iam_check.check import Grant, unexercised, violations
 from tests.iam_check.policy import event_sources, function_roles, handler_functions, parameter_sets
+from tests.iam_check.recorder import Call
+from tests.iam_check.service_calls import service_calls
 
 # Grants the integration tests cannot exercise, each with why it stays:
 # (function, action, resource) patterns and the reason.
@@ -42,6 +46,13 @@ JUSTIFIED: list[tuple[str, str, str, str]] = [
         "a failed conditional put returns no item",
     ),
     (
+        "*",
+        "xray:GetSampling*",
+        "*",
+        "part of AWSXrayWriteOnlyAccess, which SAM attaches with Tracing: Active; Lambda makes "
+        "the sampling decision itself, so only PutTraceSegments/PutTelemetryRecords are used",
+    ),
+    (
         "StatsPublishFunction",
         "s3:ListBucket",
         "*",
@@ -50,7 +61,10 @@ JUSTIFIED: list[tuple[str, str, str, str]] = [
     ),
 ]
 
-_state: dict[str, Any] = {"violations": [], "unexercised": [], "sets": 0}
+_state: dict[str, Any] = {"violations": [], "unexercised": [], "sets": 0, "active": False}
+# Calls the deployed functions made inside the local runtime (tests/e2e, lambda_recording.py).
+_LOCAL_CALLS: list[Call] = []
+_LOCAL_ERRORS: list[str] = []
 
 
 def choose_function(candidates: list[str], sources: dict[str, str]) -> Any:
@@ -75,8 +89,16 @@ DELEGATES = [
 ]
 
 
+def add_local_calls(calls: list[Call], errors: list[str]) -> None:
+    """What the e2e suite recorded inside the local runtime: checked with the in-process calls."""
+    _LOCAL_CALLS.extend(calls)
+    _LOCAL_ERRORS.extend(errors)
+    _state["active"] = True
+
+
 def install() -> None:
     """Hook botocore and wrap each handler module's `handler` (and the delegates) once."""
+    _state["active"] = True
     recorder.install()
     sources = event_sources()
     handlers = handler_functions()
@@ -94,17 +116,21 @@ def install() -> None:
 
 def finish(session: pytest.Session) -> None:
     """Fail the run on any recorded call a role does not allow, under any parameter set."""
-    calls = list(recorder.CALLS)
-    found = [f"recording: {error}" for error in sorted(set(recorder.ERRORS))]
+    if not _state["active"]:
+        return  # neither suite ran: nothing recorded, nothing to check
+    calls = list(recorder.CALLS) + _LOCAL_CALLS
+    errors = set(recorder.ERRORS) | set(_LOCAL_ERRORS)
+    found = [f"recording: {error}" for error in sorted(errors)]
     grants: set[Grant] = set()
     sets = parameter_sets()
     for name, parameters in sets.items():
         roles = function_roles(parameters)
         provider = parameters.get("SmsProvider", "end-user-messaging")
-        found += [f"[{name}] {line}" for line in violations(calls, roles, provider)]
-        grants |= set(unexercised(calls, roles))
+        made = calls + service_calls(parameters)
+        found += [f"[{name}] {line}" for line in violations(made, roles, provider)]
+        grants |= set(unexercised(made, roles))
     _state.update(violations=found, unexercised=sorted(grants, key=str), sets=len(sets))
-    _state["calls"] = len(calls)
+    _state.update(calls=len(calls), local_calls=len(_LOCAL_CALLS))
     if found and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -113,7 +139,7 @@ def justification(grant: Grant) -> str | None:
     for function, action, resource, reason in JUSTIFIED:
         if (
             fnmatchcase(grant.function, function)
-            and grant.action == action
+            and fnmatchcase(grant.action, action)
             and fnmatchcase(grant.resource, resource)
         ):
             return reason
@@ -121,9 +147,14 @@ def justification(grant: Grant) -> str | None:
 
 
 def summary(terminalreporter: Any) -> None:
+    if not _state["active"]:
+        return
     write = terminalreporter.write_line
     terminalreporter.section("IAM check (handlers' AWS calls vs. their roles)")
-    write(f"{_state.get('calls', 0)} calls recorded, checked under {_state['sets']} parameter sets")
+    write(
+        f"{_state.get('calls', 0)} calls recorded ({_state.get('local_calls', 0)} inside the "
+        f"local runtime), checked under {_state['sets']} parameter sets"
+    )
     for line in _state["violations"]:
         write(f"NOT ALLOWED {line}", red=True)
     unjustified = [g for g in _state["unexercised"] if justification(g) is None]

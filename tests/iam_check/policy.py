@@ -198,10 +198,74 @@ def listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# The AWS managed policies SAM attaches to function roles, as AWS publishes them (AWS Managed
+# Policy reference; versions noted). An ARN not listed here fails the check rather than pass
+# unexamined.
+_LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
+    # v1
+    "service-role/AWSLambdaBasicExecutionRole": [
+        {"Effect": "Allow", "Action": _LOGS, "Resource": "*"}
+    ],
+    # v3 (2024-01-05)
+    "service-role/AWSLambdaVPCAccessExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                *_LOGS,
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            "Resource": "*",
+        }
+    ],
+    # What SAM's SQS event attaches: receive/delete on every queue in the account.
+    "service-role/AWSLambdaSQSQueueExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                *_LOGS,
+            ],
+            "Resource": "*",
+        }
+    ],
+    "AWSXrayWriteOnlyAccess": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:GetSamplingStatisticSummaries",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def managed_policy(arn_text: str) -> dict[str, Any]:
+    name = arn_text.split(":policy/", 1)[-1]
+    if name not in MANAGED_POLICIES:
+        raise ValueError(f"managed policy {arn_text} is not in MANAGED_POLICIES: add its document")
+    return {"Statement": [dict(s, Sid=name.rsplit("/", 1)[-1]) for s in MANAGED_POLICIES[name]]}
+
+
 def role_statements(template: dict[str, Any], resolver: Resolver, role_id: str) -> list[Statement]:
-    """Inline statements of a role, and of IAM policies that attach to it, conditions applied."""
+    """Statements of a role: its managed policies, its inline policies, and IAM policies that
+    attach to it, conditions applied."""
     documents: list[Any] = []
     role = template["Resources"][role_id]
+    for managed in resolver.resolve(role["Properties"].get("ManagedPolicyArns", [])):
+        documents.append(managed_policy(managed))
     for policy in resolver.resolve(role["Properties"].get("Policies", [])):
         documents.append(policy["PolicyDocument"])
     for resource in template["Resources"].values():

@@ -133,11 +133,3 @@ def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 # IAM proven by the tests: every AWS call a handler makes here is checked against its role.
 iam_check_plugin.install()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    iam_check_plugin.finish(session)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    iam_check_plugin.summary(terminalreporter)

@@ -237,28 +237,34 @@ def test_stack_names_up_to_the_documented_limit_fit_the_cloudfront_names() -> No
     assert f"{MAX_STACK_NAME} characters" in (ROOT / "docs" / "deploy.md").read_text()
 
 
-def _sqs_event_concurrency(resource: dict[str, Any]) -> Any:
-    events = resource.get("Properties", {}).get("Events", {}).values()
-    found = [
-        e["Properties"]["ScalingConfig"]["MaximumConcurrency"]
-        for e in events
-        if e.get("Type") == "SQS" and "ScalingConfig" in e.get("Properties", {})
-    ]
-    assert len(found) <= 1
-    return found[0] if found else None
+def _sqs_mapping_concurrency() -> dict[str, Any]:
+    """Function logical id -> MaximumConcurrency of the SQS mapping that invokes it."""
+    resources = template_resources()
+    found: dict[str, Any] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            events = resource.get("Properties", {}).get("Events", {}).values()
+            # SAM's SQS event attaches AWSLambdaSQSQueueExecutionRole (every queue): the
+            # mappings are resources of their own, with a PollQueue statement for their queue.
+            assert all(e.get("Type") != "SQS" for e in events), logical_id
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource["Properties"]
+        source = props["EventSourceArn"]["Fn::GetAtt"]
+        assert resources[source[0]]["Type"] == "AWS::SQS::Queue", logical_id
+        function = props["FunctionName"]["Ref"]
+        assert function not in found, function
+        found[function] = props["ScalingConfig"]["MaximumConcurrency"]
+    return found
 
 
 def test_sqs_consumers_reserve_their_event_source_maximum_concurrency() -> None:
     # A throttled SQS invocation counts toward maxReceiveCount: reserving what the poller may
     # start keeps other functions from taking it, so no good job is dead-lettered by throttling.
-    consumers = {}
-    for logical_id, resource in template_resources().items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        cap = _sqs_event_concurrency(resource)
-        if cap is None:
-            continue
-        consumers[logical_id] = cap
+    consumers = _sqs_mapping_concurrency()
+    resources = template_resources()
+    for logical_id, cap in consumers.items():
+        resource = resources[logical_id]
         assert resource["Properties"].get("ReservedConcurrentExecutions") == cap, logical_id
         skips = resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
         assert "CKV_AWS_115" not in {s["id"] for s in skips}, logical_id

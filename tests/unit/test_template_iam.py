@@ -61,18 +61,31 @@ IDEMPOTENCY = {
 }
 
 
+def poller_grants(queue: str) -> set[tuple[str, str]]:
+    """What the SQS event source mapping calls with the consumer's role, on its queue only."""
+    return {
+        ("sqs:ReceiveMessage", queue),
+        ("sqs:DeleteMessage", queue),
+        ("sqs:GetQueueAttributes", queue),
+    }
+
+
 def sender_grants(queue: str, dead_letter_queue: str) -> set[tuple[str, str]]:
     """courier.sms.delivery / status_store / opt_out / queues, as one SMS sender calls them."""
-    return IDEMPOTENCY | {
-        ("dynamodb:PutItem", "SmsMessagesTable"),  # SmsStatusStore.record: first write
-        ("dynamodb:UpdateItem", "SmsMessagesTable"),  # SmsStatusStore.record: later ones
-        ("dynamodb:GetItem", "SmsOptOutTable"),  # OptOutList.is_opted_out
-        ("sqs:SendMessage", dead_letter_queue),  # SqsQueues.dead_letter
-        ("sqs:SendMessage", queue),  # SqsQueues.requeue
-        ("sqs:ChangeMessageVisibility", queue),  # SqsQueues.back_off
-        ("sqs:GetQueueUrl", queue),  # SqsQueues.queue_url
-        ("sns:Publish", "*"),  # SnsSmsProvider, to a phone number: only when SmsProvider=sns
-    }
+    return (
+        IDEMPOTENCY
+        | poller_grants(queue)
+        | {
+            ("dynamodb:PutItem", "SmsMessagesTable"),  # SmsStatusStore.record: first write
+            ("dynamodb:UpdateItem", "SmsMessagesTable"),  # SmsStatusStore.record: later ones
+            ("dynamodb:GetItem", "SmsOptOutTable"),  # OptOutList.is_opted_out
+            ("sqs:SendMessage", dead_letter_queue),  # SqsQueues.dead_letter
+            ("sqs:SendMessage", queue),  # SqsQueues.requeue
+            ("sqs:ChangeMessageVisibility", queue),  # SqsQueues.back_off
+            ("sqs:GetQueueUrl", queue),  # SqsQueues.queue_url
+            ("sns:Publish", "*"),  # SnsSmsProvider, to a phone number: only when SmsProvider=sns
+        }
+    )
 
 
 EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
@@ -80,7 +93,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         "SmsTransactionalQueue", "SmsTransactionalDeadLetterQueue"
     ),
     "SmsBulkSenderFunction": sender_grants("SmsBulkQueue", "SmsBulkDeadLetterQueue"),
-    "SmsStatusFunction": {
+    "SmsStatusFunction": poller_grants("SmsEventsQueue")
+    | {
         ("dynamodb:PutItem", "SmsMessagesTable"),
         ("dynamodb:UpdateItem", "SmsMessagesTable"),
         ("dynamodb:Query", "SmsMessagesTable/index/by_provider_message"),

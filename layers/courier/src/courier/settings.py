@@ -118,6 +118,11 @@ class Settings(BaseModel):
     # Producer side
     sms_transactional_queue_url: str = ""
     sms_bulk_queue_url: str = ""
+    # Operator side (`sms dlq`): the dead-letter queues and the receipts queue they feed back
+    sms_transactional_dead_letter_queue_url: str = ""
+    sms_bulk_dead_letter_queue_url: str = ""
+    sms_events_queue_url: str = ""
+    sms_events_dead_letter_queue_url: str = ""
 
     # Daily stats batch
     stats_table: str = "DailyStats"

@@ -3,6 +3,7 @@
     sms send --to +821012345678 --body "Your code is 123456"
     sms send --file jobs.jsonl [--dry-run]
     sms schema
+    sms dlq list|show|redrive transactional|bulk|events ...   (see courier.sms.dead_letter_cli)
 
 One JSON line per job result goes to stdout, a `queued=N invalid=N failed=N` summary to stderr.
 Exit status: 0 when every job was queued (or, with --dry-run, is valid), 1 when any job was
@@ -23,6 +24,7 @@ from typing import Any, TextIO
 
 from courier.observability import logger, mask_phone
 from courier.sms.contract import Priority
+from courier.sms.dead_letter_cli import add_dlq_parser, run_dlq
 
 EXIT_OK, EXIT_JOB_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -102,7 +104,8 @@ def _build_parser() -> argparse.ArgumentParser:
     opt_out.add_argument(
         "--endpoint-url", help="DynamoDB endpoint for emulators (default: $AWS_ENDPOINT_URL)"
     )
-    parser.set_defaults(subparsers={"send": send, "opt-out": opt_out})
+    dlq = add_dlq_parser(commands)
+    parser.set_defaults(subparsers={"send": send, "opt-out": opt_out, "dlq": dlq})
     return parser
 
 
@@ -262,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema()
         if args.command == "opt-out":
             return _opt_out(args)
+        if args.command == "dlq":
+            return run_dlq(args)
         return _send(args)
     except _UsageError as exc:
         args.subparsers.get(args.command, parser).print_usage(sys.stderr)

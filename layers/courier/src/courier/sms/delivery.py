@@ -99,6 +99,10 @@ class StatusRecorder(Protocol):
 
 _MESSAGE_TYPE = {Priority.TRANSACTIONAL: "TRANSACTIONAL", Priority.BULK: "PROMOTIONAL"}
 
+# How a job's idempotency record is keyed (the DLQ redrive reads the same records).
+IDEMPOTENCY_KEY_JMESPATH = "job_id"
+IDEMPOTENCY_KEY_PREFIX = "courier.sms.job"
+
 
 class SmsSender:
     """Sends jobs through one provider; safe to call from several threads at once."""
@@ -135,7 +139,7 @@ class SmsSender:
         # No Lambda context is ever registered: an INPROGRESS record must not expire while the
         # provider may have taken the message (see the module docstring).
         self._config = IdempotencyConfig(
-            event_key_jmespath="job_id",
+            event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
             # The same job_id with another number or text is a producer bug, not a duplicate.
             payload_validation_jmespath="[to, body]",
             raise_on_no_idempotency_key=True,
@@ -150,7 +154,7 @@ class SmsSender:
             # One key space for every sender function: Powertools would otherwise prefix the key
             # with the Lambda function's name, and the transactional and bulk senders (or a
             # renamed function) would each send the same job_id once.
-            key_prefix="courier.sms.job",
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
         )
 
     @staticmethod

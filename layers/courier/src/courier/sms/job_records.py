@@ -1,0 +1,74 @@
+"""DynamoDB adapter for the redrive's checks: a job's status record and its idempotency record.
+
+The idempotency record is read through Powertools' own persistence layer, keyed exactly as the
+sender keys it (courier.sms.delivery's IDEMPOTENCY_KEY_* constants), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from courier.sms.dead_letter_redrive import JobFacts
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+    from courier.settings import Settings
+    from courier.sms.status_store import SmsStatusStore
+
+
+class TableJobHistory:
+    """Answers `JobHistory.facts` from the SmsMessages and SmsIdempotency tables."""
+
+    def __init__(self, status_store: SmsStatusStore, idempotency: BasePersistenceLayer) -> None:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        from courier.sms.delivery import IDEMPOTENCY_KEY_JMESPATH, IDEMPOTENCY_KEY_PREFIX
+
+        self._status = status_store
+        self._idempotency = idempotency
+        # No payload validation: the record is only looked up, never compared with a payload.
+        idempotency.configure(
+            IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH),
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TableJobHistory:
+        import boto3
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        from courier.dynamodb_tables import dynamodb_client_config
+        from courier.sms.status_store import SmsStatusStore
+
+        return cls(
+            SmsStatusStore.from_settings(settings),
+            DynamoDBPersistenceLayer(
+                table_name=settings.sms_idempotency_table,
+                boto3_client=boto3.client(
+                    "dynamodb",
+                    endpoint_url=settings.aws_endpoint_url or None,
+                    config=dynamodb_client_config(),
+                ),
+            ),
+        )
+
+    def facts(self, job_id: str) -> JobFacts:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemNotFoundError,
+        )
+
+        record = self._status.get(job_id)
+        try:
+            stored = self._idempotency.get_record(data={"job_id": job_id})
+        except IdempotencyItemNotFoundError:
+            stored = None
+        expires = (
+            datetime.fromtimestamp(float(stored.expiry_timestamp), tz=UTC)
+            if stored is not None and stored.expiry_timestamp
+            else None
+        )
+        return JobFacts(
+            status=record.status if record is not None else None, idempotency_expires_at=expires
+        )

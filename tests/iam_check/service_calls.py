@@ -1,0 +1,60 @@
+"""The calls AWS services make with a function's role: logs, traces, network interfaces, polling.
+
+No handler makes these, so the recorder never sees them; yet a role without them breaks the
+function (no logs, no ENI in the VPC, an SQS mapping that cannot be created). They are derived
+from the translated template for each parameter set and checked like recorded calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.iam_check.policy import ACCOUNT, REGION, Resolver, translated
+from tests.iam_check.recorder import Call
+
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+POLL_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+# Lambda's tracing sends segments and telemetry; sampling is decided by Lambda itself.
+TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+
+
+def _service_call(function: str, action: str, resource: str) -> Call:
+    service, operation = action.split(":", 1)
+    return Call(function, service, operation, action, resource)
+
+
+def service_calls(parameters: dict[str, str]) -> list[Call]:
+    """What Lambda does with each function's role under these parameters."""
+    template = translated("{}")
+    resolver = Resolver(template, dict(parameters))
+    calls: list[Call] = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        props: dict[str, Any] = resolver.resolve(resource["Properties"])
+        group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{logical_id}")
+        stream = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:*"
+        calls += [
+            _service_call(logical_id, a, stream)
+            for a in ("logs:CreateLogStream", "logs:PutLogEvents")
+        ]
+        if props.get("TracingConfig", {}).get("Mode") == "Active":
+            calls += [_service_call(logical_id, a, "*") for a in TRACE_ACTIONS]
+        if props.get("VpcConfig"):
+            calls += [_service_call(logical_id, a, "*") for a in ENI_ACTIONS]
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue
+        props = resolver.resolve(resource["Properties"])
+        function = resource["Properties"]["FunctionName"]["Ref"]
+        calls += [_service_call(function, a, props["EventSourceArn"]) for a in POLL_ACTIONS]
+    return calls
