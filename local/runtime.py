@@ -3,6 +3,7 @@
     python -m local.runtime up        # make dev: start, deploy, seed, print, wait for Ctrl-C
     python -m local.runtime env       # export lines for the running system (eval them)
     python -m local.runtime stats     # run the stats batch for today and print the report
+    python -m local.runtime alarms    # the stack's alarms and their states (local/alarms.py)
 
 Hand-written because no library starts an emulator, deploys a SAM template into it and tears
 it all down again; the AWS work itself goes through the SAM CLI and boto3. Emulator
@@ -718,6 +719,13 @@ def _stats(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "SUCCEEDED" else 1
 
 
+def _alarms(args: argparse.Namespace) -> int:
+    from local.alarms import command
+
+    system = LocalSystem.from_state_file()
+    return command(system.client, STACK_NAME, publish=not args.no_queue_metrics)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.runtime", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -735,6 +743,13 @@ def main(argv: list[str] | None = None) -> int:
     stats = commands.add_parser("stats", help="run the stats batch and print its report")
     stats.add_argument("--date", help="YYYY-MM-DD (default: today in Asia/Seoul)")
     stats.set_defaults(run=_stats)
+    alarms = commands.add_parser("alarms", help="list the stack's alarms and their states")
+    alarms.add_argument(
+        "--no-queue-metrics",
+        action="store_true",
+        help="do not publish the queues' depths to CloudWatch first (see local/alarms.py)",
+    )
+    alarms.set_defaults(run=_alarms)
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result
