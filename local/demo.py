@@ -9,14 +9,12 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.sync.client import ClientConnection, connect
-
 from local.runtime import LocalSystem, local_parameter_overrides
+from scripts.chat_session import ChatClient, open_chat
 
 POISON_BODY = '{"schema_version": 1, "job_id": "poison-'  # cut short: not even JSON
 TERMINAL = {"SENT", "DELIVERED", "FAILED"}
@@ -118,68 +116,13 @@ def outbox(system: LocalSystem) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ChatClient:
-    """One WebSocket connection and every frame it received."""
-
-    name: str
-    connection: ClientConnection
-    frames: list[dict[str, Any]] = field(default_factory=list)
-
-    def send(self, frame: dict[str, Any]) -> None:
-        self.connection.send(json.dumps(frame))
-
-    def send_raw(self, text: str) -> None:
-        self.connection.send(text)
-
-    def join(self, room: str) -> dict[str, Any]:
-        self.send({"action": "join", "room": room})
-        return self.wait_for(lambda f: f.get("type") == "presence" and f.get("room") == room)
-
-    def say(self, room: str, text: str) -> dict[str, Any]:
-        msg_id = uuid.uuid4().hex
-        self.send({"action": "send", "room": room, "text": text, "client_msg_id": msg_id})
-        return self.wait_for(lambda f: f.get("type") == "ack" and f.get("client_msg_id") == msg_id)
-
-    def wait_for(
-        self, match: Callable[[dict[str, Any]], bool], *, timeout: float = 30
-    ) -> dict[str, Any]:
-        for seen in self.frames:
-            if match(seen):
-                return seen
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                frame: dict[str, Any] = json.loads(self.connection.recv(timeout=left))
-            except TimeoutError:
-                break
-            self.frames.append(frame)
-            if match(frame):
-                return frame
-        raise TimeoutError(f"{self.name}: no matching frame in {timeout:.0f}s: {self.frames}")
-
-    def drain(self, seconds: float) -> list[dict[str, Any]]:
-        """Collect frames for `seconds`; returns those that arrived in that time."""
-        start = len(self.frames)
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                self.frames.append(json.loads(self.connection.recv(timeout=left)))
-            except TimeoutError:
-                break
-        return self.frames[start:]
-
-
 @contextmanager
 def chat_client(system: LocalSystem, name: str, token: str | None) -> Iterator[ChatClient]:
     """A client connected as the web page connects: the token buys a single-use ticket over the
     HTTP API and the WebSocket URL carries the ticket. No token: no ticket at all."""
-    url = system.websocket_url
-    if token is not None:
-        url += f"?ticket={system.connect_ticket(token)}"
-    # Cold starts of the authorizer and the connect function take seconds on an emulator.
-    with connect(url, open_timeout=60, close_timeout=5) as connection:
-        yield ChatClient(name, connection)
+    ticket = None if token is None else system.connect_ticket(token)
+    with open_chat(system.websocket_url, name, ticket) as client:
+        yield client
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
     python -m local.runtime up        # make dev: start, deploy, seed, print, wait for Ctrl-C
     python -m local.runtime env       # export lines for the running system (eval them)
     python -m local.runtime stats     # run the stats batch for today and print the report
+    python -m local.runtime alarms    # the stack's alarms and their states (local/alarms.py)
 
 Hand-written because no library starts an emulator, deploys a SAM template into it and tears
 it all down again; the AWS work itself goes through the SAM CLI and boto3. Emulator
@@ -223,28 +224,16 @@ class LocalSystem:
 
     def mint_token(self, sub: str, name: str, rooms: Iterable[str]) -> str:
         """What `chat token` does, signed with this stack's secret (from the emulator)."""
-        from courier.chat.tokens import TokenSigner
+        from scripts.chat_session import mint_token
 
-        secret = self.client("secretsmanager").get_secret_value(
-            SecretId=self.outputs["ChatTokenSecretArn"]
-        )["SecretString"]
-        with suppress(ValueError, TypeError, KeyError):
-            secret = json.loads(secret)["secret"]
-        return TokenSigner(secret).mint(sub, name, list(rooms), ttl_seconds=12 * 3600)
+        secret_arn = self.outputs["ChatTokenSecretArn"]
+        return mint_token(self.client("secretsmanager"), secret_arn, sub, name, rooms, 12 * 3600)
 
     def connect_ticket(self, token: str) -> str:
         """A single-use WebSocket ticket for `token` from the HTTP API, as the web page gets it."""
-        import urllib.request
+        from scripts.chat_session import request_ticket
 
-        request = urllib.request.Request(
-            f"{self.api_base}/chat/tickets",
-            method="POST",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        # A cold API function takes seconds on the emulator.
-        with urllib.request.urlopen(request, timeout=60) as response:
-            ticket: str = json.load(response)["ticket"]
-        return ticket
+        return request_ticket(self.api_base, token)
 
     # ---- the stats batch
     def run_stats(self, day: str | None = None, *, timeout: float = 180) -> dict[str, Any]:
@@ -730,6 +719,13 @@ def _stats(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "SUCCEEDED" else 1
 
 
+def _alarms(args: argparse.Namespace) -> int:
+    from local.alarms import command
+
+    system = LocalSystem.from_state_file()
+    return command(system.client, STACK_NAME, publish=not args.no_queue_metrics)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.runtime", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -747,6 +743,13 @@ def main(argv: list[str] | None = None) -> int:
     stats = commands.add_parser("stats", help="run the stats batch and print its report")
     stats.add_argument("--date", help="YYYY-MM-DD (default: today in Asia/Seoul)")
     stats.set_defaults(run=_stats)
+    alarms = commands.add_parser("alarms", help="list the stack's alarms and their states")
+    alarms.add_argument(
+        "--no-queue-metrics",
+        action="store_true",
+        help="do not publish the queues' depths to CloudWatch first (see local/alarms.py)",
+    )
+    alarms.set_defaults(run=_alarms)
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result

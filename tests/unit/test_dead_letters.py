@@ -12,6 +12,7 @@ import pytest
 
 from courier.sms.dead_letter_redrive import (
     JobFacts,
+    RedrivePlan,
     RedriveRules,
     Refusal,
     Selection,
@@ -114,13 +115,13 @@ def plan(
     *,
     force: bool = False,
     kind: QueueKind = QueueKind.TRANSACTIONAL,
-):  # type: ignore[no-untyped-def]
+) -> RedrivePlan:
     return plan_redrive(
         kind, queue, history, RULES, selection or Selection(all=True), force=force, now=NOW
     )
 
 
-def verdicts(redrive_plan) -> dict[str, tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+def verdicts(redrive_plan: RedrivePlan) -> dict[str, tuple[str, str | None]]:
     return {
         m.letter.message_id: (m.action, m.refusal.value if m.refusal else None)
         for m in redrive_plan.messages
@@ -361,3 +362,34 @@ def test_a_redrive_keeps_every_attribute_but_the_failure_ones_and_the_deferral_c
     failure = ["failure_code", "failure_reason", "source_queue", "source_message_id", "failed_at"]
     kept = redrive_attributes([*failure, "courier_deferrals", "trace_id", "tenant"])
     assert kept == ["trace_id", "tenant"]
+
+
+def test_a_queue_that_grew_since_the_plan_is_moved_by_hand_and_the_newcomer_stays() -> None:
+    # Given a plan for a whole eligible queue, on a service with move tasks
+    queue = FakeQueue([message("m-1", job_body("a"))], move_task=lambda: "task-never")
+    redrive_plan = plan(queue, FakeHistory())
+    # And a new dead letter arriving before the plan is applied (nobody checked it)
+    queue.messages.append(message("m-new", job_body("sent-meanwhile")))
+
+    # When the plan is applied
+    result = apply_redrive(redrive_plan, queue, FakeHistory(), RULES, now=NOW)
+
+    # Then no move task runs (it would take the unchecked newcomer too): only m-1 moves
+    assert queue.move_tasks == 0
+    assert result.moved == ["m-1"]
+    assert [m.message_id for m in queue.messages] == ["m-new"]
+    assert result.fallback_reason is not None
+    assert "holds 2 messages now, 1 when planned" in result.fallback_reason
+
+
+def test_a_queue_read_only_up_to_the_limit_never_goes_as_a_move_task() -> None:
+    # Given three eligible dead letters, read with a limit of two
+    queue = FakeQueue([message(f"m-{n}", job_body(n)) for n in "abc"], move_task=lambda: "t")
+    redrive_plan = plan_redrive(
+        QueueKind.TRANSACTIONAL, queue, FakeHistory(), RULES, Selection(all=True), limit=2, now=NOW
+    )
+    # Then the plan knows it saw only part of the queue, and moving it takes no move task
+    assert not redrive_plan.complete
+    assert not redrive_plan.moves_whole_queue
+    result = apply_redrive(redrive_plan, queue, FakeHistory(), RULES, limit=2, now=NOW)
+    assert (result.method, result.moved, queue.move_tasks) == ("per-message", ["m-a", "m-b"], 0)

@@ -281,3 +281,79 @@ def test_only_end_user_messaging_receipts_reach_the_status_function() -> None:
     assert EndUserMessagingProvider.sends_receipts is True
     assert SnsProvider.sends_receipts is False
     assert SandboxProvider.sends_receipts is False
+
+
+class SaveFailsOnce(InMemoryIdempotencyStore):
+    """The result update is throttled once (a put or delete still works)."""
+
+    def __init__(self, failures: int = 1) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def _update_record(self, data_record: object) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        super()._update_record(data_record)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("opted_out", "status", "reason"),
+    [(("+821012345678",), "FAILED", "OPTED_OUT"), ((), "SENT", None)],
+)
+def test_an_outcome_whose_result_could_not_be_saved_is_still_recorded(
+    opted_out: tuple[str, ...], status: str, reason: str | None
+) -> None:
+    # Given an idempotency store that throttles the update saving the result, once
+    harness = Harness(opted_out=opted_out)
+    harness.idempotency = store = SaveFailsOnce()
+    harness.sender = SmsSender(
+        provider=harness.provider,  # type: ignore[arg-type]
+        status=harness.status,
+        opt_outs=SetOptOuts(*opted_out),
+        rate_limiter=harness.limiter,
+        idempotency_store=store,
+        max_parts=3,
+        schedule_horizon=timedelta(days=7),
+        idempotency_ttl_seconds=3600,
+        clock=lambda: harness.now,
+    )
+
+    # When the job is delivered
+    outcome = harness.deliver(to="+821012345678")
+
+    # Then its true outcome is recorded (not retried, never left to become UNKNOWN), the result
+    # is saved on the second try, and SQS bringing it back replays it
+    assert (outcome.status, outcome.reason) == (status, reason)  # type: ignore[attr-defined]
+    assert harness.status.changes[-1].status == SmsStatus(status)
+    assert [r.status for r in store.records.values()] == ["COMPLETED"]
+    assert harness.deliver(to="+821012345678").deduplicated  # type: ignore[attr-defined]
+
+
+def test_a_result_that_cannot_be_saved_at_all_is_recorded_and_never_resent() -> None:
+    # Given a store whose result updates keep failing
+    harness = Harness()
+    harness.idempotency = store = SaveFailsOnce(failures=99)
+    harness.now = datetime.now(UTC)  # Powertools stamps records with the wall clock
+    harness.sender = SmsSender(
+        provider=harness.provider,  # type: ignore[arg-type]
+        status=harness.status,
+        opt_outs=SetOptOuts(),
+        rate_limiter=harness.limiter,
+        idempotency_store=store,
+        max_parts=3,
+        schedule_horizon=timedelta(days=7),
+        idempotency_ttl_seconds=3600,
+        clock=lambda: harness.now,
+    )
+
+    # When the job is delivered
+    outcome = harness.deliver()
+
+    # Then the send is recorded SENT, and a duplicate waits on the in-progress record (it is
+    # never sent again)
+    assert outcome.status == "SENT"  # type: ignore[attr-defined]
+    assert harness.status.changes[-1].status == SmsStatus.SENT
+    with pytest.raises(DeferJob):
+        harness.deliver()
+    assert len(harness.provider.sent) == 1  # type: ignore[attr-defined]

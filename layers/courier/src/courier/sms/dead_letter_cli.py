@@ -5,9 +5,9 @@
     sms dlq redrive transactional --failure-code MAX_RECEIVES          # dry run: prints the plan
     sms dlq redrive transactional --message-id <id> --apply [--force]
 
-Queue URLs and table names come from flags, else the settings' environment variables
-(SMS_<KIND>_DEAD_LETTER_QUEUE_URL, SMS_<KIND>_QUEUE_URL, SMS_MESSAGES_TABLE, ...), else the
-outputs of `--stack`. One JSON line per message goes to stdout, a summary to stderr. Exit
+Queue URLs and table names come from flags, else the outputs of `--stack`, else the settings'
+environment variables (SMS_<KIND>_DEAD_LETTER_QUEUE_URL, SMS_<KIND>_QUEUE_URL,
+SMS_MESSAGES_TABLE, ...). One JSON line per message goes to stdout, a summary to stderr. Exit
 status: 0 when every selected message is (or would be) redriven, 1 when any was refused,
 failed or not found, 2 for usage errors.
 """
@@ -59,7 +59,7 @@ def add_dlq_parser(commands: Any) -> argparse.ArgumentParser:
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("queue", choices=[k.value for k in QueueKind], help="which DLQ")
-        where = parser.add_argument_group("where (default: settings' env vars, then --stack)")
+        where = parser.add_argument_group("where (flags, then --stack's outputs, then env vars)")
         where.add_argument("--stack", help="CloudFormation stack whose outputs name the queues")
         where.add_argument("--dlq-url", help="the dead-letter queue URL")
         where.add_argument("--source-queue-url", help="the queue its messages go back to")

@@ -14,6 +14,7 @@ the job UNKNOWN rather than sending again: the provider may already have it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,9 @@ class SmsSender:
         self._idempotency_store = idempotency_store
         self._idempotency_ttl = idempotency_ttl_seconds
         self._stale_after = in_progress_stale_seconds
+        # This thread's last attempt result (job_id, result): when Powertools fails to save it,
+        # the outcome is still known here (see _settle_unsaved).
+        self._attempted = threading.local()
         # No Lambda context is ever registered: an INPROGRESS record must not expire while the
         # provider may have taken the message (see the module docstring).
         self._config = IdempotencyConfig(
@@ -189,6 +193,7 @@ class SmsSender:
             except RateLimitExceeded as error:
                 raise DeferJob("RATE_LIMITED", error.wait_seconds) from error
         payload = job.model_dump(mode="json")
+        self._attempted.value = None
         try:
             result = self._send_once(job=payload)
         except IdempotencyValidationError as error:
@@ -198,9 +203,7 @@ class SmsSender:
         except IdempotencyAlreadyInProgressError:
             result = self._interrupted_or_defer(job, payload, seg)
         except IdempotencyPersistenceLayerError as error:
-            raise RetryLater(
-                "IDEMPOTENCY_STORE", str(error), store_unavailable=is_transient(error)
-            ) from error
+            result = self._settle_unsaved(job, payload, error)
         outcome = DeliveryOutcome(
             job_id=job.job_id,
             status=result["status"],
@@ -213,6 +216,30 @@ class SmsSender:
         # redelivery, which gets the saved result instead of calling the provider again.
         self._record(job, result)
         return outcome
+
+    def _settle_unsaved(
+        self, job: SmsJob, payload: dict[str, Any], error: Exception
+    ) -> dict[str, Any]:
+        """The idempotency store failed around an attempt. Before it (the INPROGRESS put) or on
+        a failed attempt's delete: retry later. After a finished attempt (saving its result):
+        the outcome is known here, so it is saved once more and recorded; retrying instead
+        would find the record INPROGRESS, wait, and record a refused or sent job as UNKNOWN."""
+        attempted = self._attempted.value
+        if attempted is None or attempted[0] != job.job_id:
+            raise RetryLater(
+                "IDEMPOTENCY_STORE", str(error), store_unavailable=is_transient(error)
+            ) from error
+        result: dict[str, Any] = attempted[1]
+        try:
+            self._idempotency_store.save_success(data=payload, result=result)
+        except Exception:
+            # The record stays INPROGRESS: a duplicate of this job waits, then is UNKNOWN, and
+            # is never sent again. The status below is still the true outcome.
+            logger.warning(
+                "could not save the delivery result; its record stays in progress",
+                extra={"job_id": job.job_id, "status": result["status"]},
+            )
+        return result
 
     def _interrupted_or_defer(
         self, job: SmsJob, payload: dict[str, Any], seg: Segmentation
@@ -275,6 +302,11 @@ class SmsSender:
 
     def _send(self, job: dict[str, Any]) -> dict[str, Any]:
         """Runs at most once per job_id (until it raises, which frees the key for a retry)."""
+        result = self._attempt(job)
+        self._attempted.value = (job["job_id"], result)
+        return result
+
+    def _attempt(self, job: dict[str, Any]) -> dict[str, Any]:
         sms = SmsJob.model_validate(job)
         seg = segment(sms.body)
         base = {"parts": seg.parts, "encoding": seg.encoding}

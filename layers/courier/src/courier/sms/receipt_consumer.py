@@ -22,7 +22,7 @@ from courier.aws_errors import is_transient
 from courier.observability import logger, metrics
 from courier.sms.delivery import PoisonJob
 from courier.sms.queues import MAX_DELAY_SECONDS, deferrals_of
-from courier.sms.receipts import ReceiptStore, apply_receipt, parse_receipt
+from courier.sms.receipts import DELIVERED_EVENTS, ReceiptStore, apply_receipt, parse_receipt
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -57,6 +57,9 @@ class ReceiptConsumer:
             ("stale", "SmsReceiptsStale"),
             ("dead_lettered", "SmsReceiptsDeadLettered"),
             ("deferred", "SmsReceiptsDeferred"),
+            # Final outcomes newly recorded: the delivery-rate alarm's numerator and rest.
+            ("delivered", "SmsDelivered"),
+            ("undelivered", "SmsUndelivered"),
         ):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
         return dict(response)
@@ -89,6 +92,9 @@ class ReceiptConsumer:
                 return "DEFERRED"
             raise
         self._counts["applied" if applied else "stale"] += 1
+        if applied and receipt.is_final:
+            delivered = receipt.event_type in DELIVERED_EVENTS
+            self._counts["delivered" if delivered else "undelivered"] += 1
         logger.info(
             "sms receipt",
             extra={
