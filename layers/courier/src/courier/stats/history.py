@@ -20,20 +20,6 @@ GROUPS: tuple[Group, ...] = ("day", "week", "month")
 # Longest range one request may ask for: two years of days, a few KB per day.
 MAX_RANGE_DAYS = 732
 
-# The summable counters, in the order of the table's columns.
-COUNTERS = (
-    "sms_jobs",
-    "sms_delivered",
-    "sms_failed",
-    "sms_sent",
-    "sms_parts",
-    "sms_parts_sent_or_delivered",
-    "sms_bulk",
-    "sms_transactional",
-    "chat_messages",
-)
-PEAKS = ("chat_active_users", "chat_active_rooms")
-
 
 class InvalidRange(ValueError):
     """A range that ends before it starts, is too long, or names an unknown grouping."""
@@ -43,15 +29,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 6) if whole else None
+class _Counters(_Frozen):
+    """The summable counters a day stores and a period sums, in the table's column order."""
 
-
-class HistoryDay(_Frozen):
-    """One stored day: the counters, the day's breakdowns (`details`) and its report's URI."""
-
-    day: date
-    timezone: str
     sms_jobs: NonNegativeInt
     sms_delivered: NonNegativeInt
     sms_failed: NonNegativeInt
@@ -61,6 +41,21 @@ class HistoryDay(_Frozen):
     sms_bulk: NonNegativeInt
     sms_transactional: NonNegativeInt
     chat_messages: NonNegativeInt
+
+
+COUNTERS = tuple(_Counters.model_fields)
+PEAKS = ("chat_active_users", "chat_active_rooms")
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+class HistoryDay(_Counters):
+    """One stored day: the counters, the day's breakdowns (`details`) and its report's URI."""
+
+    day: date
+    timezone: str
     chat_active_users: NonNegativeInt
     chat_active_rooms: NonNegativeInt
     details: dict[str, Any]
@@ -130,7 +125,7 @@ def period_label(start: date, group: Group) -> str:
     return f"{start.year:04d}-{start.month:02d}"
 
 
-class PeriodTotals(_Frozen):
+class PeriodTotals(_Counters):
     """A period's sums over the stored days of the range that fall in it."""
 
     period: str
@@ -139,15 +134,6 @@ class PeriodTotals(_Frozen):
     first_day: date
     last_day: date
     days: NonNegativeInt
-    sms_jobs: NonNegativeInt
-    sms_delivered: NonNegativeInt
-    sms_failed: NonNegativeInt
-    sms_sent: NonNegativeInt
-    sms_parts: NonNegativeInt
-    sms_parts_sent_or_delivered: NonNegativeInt
-    sms_bulk: NonNegativeInt
-    sms_transactional: NonNegativeInt
-    chat_messages: NonNegativeInt
     peak_chat_active_users: NonNegativeInt
     peak_chat_active_rooms: NonNegativeInt
     delivery_ratio: float | None
