@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from local import server_process
 
 DATABASE = "courier"
 WRITER_USER = "courier_app"
@@ -75,17 +76,6 @@ def mariadb_binaries() -> tuple[str, str] | None:
     return server, install_db
 
 
-def free_port() -> int:
-    """A port the OS reports free on 127.0.0.1 (3306 is never chosen: it is left to others)."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port != 3306:
-            return port
-    raise RuntimeError("no free 127.0.0.1 port")
-
-
 class MariaDbServer:
     """A mariadbd process of our own with the `courier` database, a writer and a reader account.
 
@@ -102,7 +92,8 @@ class MariaDbServer:
                 "mariadb-server package"
             )
         self._server_binary, self._install_db = binaries
-        self.port = port or free_port()
+        # 3306 is never chosen: it is left to the machine's own server.
+        self.port = port or server_process.free_port(lambda candidate: candidate != 3306)
         # A short path: a unix socket's path is limited to ~107 bytes.
         self.workdir = Path(tempfile.mkdtemp(prefix="courier-mariadb-"))
         self.datadir = self.workdir / "data"
@@ -254,12 +245,7 @@ class MariaDbServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+            server_process.stop(self._process, timeout=30)
             self._process = None
 
     def close(self) -> None:

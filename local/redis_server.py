@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from local import server_process
+
 # A cluster-mode node also listens on its cluster bus, at its port + 10000.
 CLUSTER_BUS_OFFSET = 10_000
 _MAX_PORT = 65_535 - CLUSTER_BUS_OFFSET  # ports from here on have no bus port
@@ -40,13 +42,9 @@ def free_port(preferred: int | None = None) -> int:
     55535 whose port + 10000 is free too, so a cluster-mode redis-server can take it."""
     if preferred is not None and _usable(preferred):
         return preferred
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if _usable(port):
-            return port
-    raise RuntimeError("no free 127.0.0.1 port below 55535 with its port + 10000 free")
+    return server_process.free_port(
+        _usable, what="free 127.0.0.1 port below 55535 with its port + 10000 free"
+    )
 
 
 class RedisServer:
@@ -137,8 +135,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
+            server_process.stop(self._process, timeout=10)
             self._process = None
 
     def close(self) -> None:
