@@ -24,11 +24,17 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 class Harness:
-    def __init__(self, *, provider: object | None = None, opted_out: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        provider: object | None = None,
+        opted_out: tuple[str, ...] = (),
+        idempotency: InMemoryIdempotencyStore | None = None,
+    ) -> None:
         self.provider = provider or SandboxProvider()
         self.status = RecordingStatus()
         self.limiter = CountingLimiter()
-        self.idempotency = InMemoryIdempotencyStore()
+        self.idempotency = idempotency or InMemoryIdempotencyStore()
         self.now = NOW
         self.sender = SmsSender(
             provider=self.provider,  # type: ignore[arg-type]
@@ -305,19 +311,8 @@ def test_an_outcome_whose_result_could_not_be_saved_is_still_recorded(
     opted_out: tuple[str, ...], status: str, reason: str | None
 ) -> None:
     # Given an idempotency store that throttles the update saving the result, once
-    harness = Harness(opted_out=opted_out)
-    harness.idempotency = store = SaveFailsOnce()
-    harness.sender = SmsSender(
-        provider=harness.provider,  # type: ignore[arg-type]
-        status=harness.status,
-        opt_outs=SetOptOuts(*opted_out),
-        rate_limiter=harness.limiter,
-        idempotency_store=store,
-        max_parts=3,
-        schedule_horizon=timedelta(days=7),
-        idempotency_ttl_seconds=3600,
-        clock=lambda: harness.now,
-    )
+    store = SaveFailsOnce()
+    harness = Harness(opted_out=opted_out, idempotency=store)
 
     # When the job is delivered
     outcome = harness.deliver(to="+821012345678")
@@ -332,20 +327,8 @@ def test_an_outcome_whose_result_could_not_be_saved_is_still_recorded(
 
 def test_a_result_that_cannot_be_saved_at_all_is_recorded_and_never_resent() -> None:
     # Given a store whose result updates keep failing
-    harness = Harness()
-    harness.idempotency = store = SaveFailsOnce(failures=99)
+    harness = Harness(idempotency=SaveFailsOnce(failures=99))
     harness.now = datetime.now(UTC)  # Powertools stamps records with the wall clock
-    harness.sender = SmsSender(
-        provider=harness.provider,  # type: ignore[arg-type]
-        status=harness.status,
-        opt_outs=SetOptOuts(),
-        rate_limiter=harness.limiter,
-        idempotency_store=store,
-        max_parts=3,
-        schedule_horizon=timedelta(days=7),
-        idempotency_ttl_seconds=3600,
-        clock=lambda: harness.now,
-    )
 
     # When the job is delivered
     outcome = harness.deliver()
