@@ -202,6 +202,15 @@ def listed(value: Any) -> list[Any]:
 # Policy reference; versions noted). An ARN not listed here fails the check rather than pass
 # unexamined.
 _LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+# What Lambda calls to give a function in a VPC its network interfaces.
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
     # v1
     "service-role/AWSLambdaBasicExecutionRole": [
@@ -211,15 +220,7 @@ MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
     "service-role/AWSLambdaVPCAccessExecutionRole": [
         {
             "Effect": "Allow",
-            "Action": [
-                *_LOGS,
-                "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSubnets",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
+            "Action": [*_LOGS, *ENI_ACTIONS],
             "Resource": "*",
         }
     ],

@@ -9,17 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.iam_check.policy import ACCOUNT, REGION, Resolver, translated
+from tests.iam_check.policy import ACCOUNT, ENI_ACTIONS, REGION, Resolver, translated
 from tests.iam_check.recorder import Call
 
-ENI_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
 POLL_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 # Lambda's tracing sends segments and telemetry; sampling is decided by Lambda itself.
 TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
