@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,7 @@ from courier.sms.dead_letters import (
     inspect_dead_letters,
     redrive_attributes,
 )
+from courier.sms.queues import FAILURE_ATTRIBUTES, SqsQueues
 from courier.sms.status import SmsStatus
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -393,3 +395,19 @@ def test_a_queue_read_only_up_to_the_limit_never_goes_as_a_move_task() -> None:
     assert not redrive_plan.moves_whole_queue
     result = apply_redrive(redrive_plan, queue, FakeHistory(), RULES, limit=2, now=NOW)
     assert (result.method, result.moved, queue.move_tasks) == ("per-message", ["m-a", "m-b"], 0)
+
+
+def test_the_attributes_a_sender_parks_with_are_the_ones_a_redrive_drops() -> None:
+    # Given a sender's queue adapter parking a poison message
+    sent: list[dict[str, Any]] = []
+
+    class Client:
+        def send_message(self, **request: Any) -> None:
+            sent.append(request)
+
+    SqsQueues(Client(), dead_letter_queue_url="dlq").dead_letter(  # type: ignore[arg-type]
+        body="{", code="MALFORMED_JSON", reason="x", source_arn="arn", source_message_id="m"
+    )
+    # Then the redrive knows every attribute it attached as a failure attribute
+    [request] = sent
+    assert set(request["MessageAttributes"]) == FAILURE_ATTRIBUTES

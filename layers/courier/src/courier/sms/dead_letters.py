@@ -19,12 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from courier.observability import mask_phone
 from courier.sms.delivery import PoisonJob
-from courier.sms.queues import DEFERRALS_ATTRIBUTE
+from courier.sms.queues import DEFERRALS_ATTRIBUTE, FAILURE_ATTRIBUTES
 
-# Set by the senders when they dead-letter a message themselves (courier.sms.queues.dead_letter).
-FAILURE_ATTRIBUTES = frozenset(
-    {"failure_code", "failure_reason", "source_queue", "source_message_id", "failed_at"}
-)
 # Left behind by a redrive: why it failed last time, and the deferral count (a fresh start).
 DROPPED_ON_REDRIVE = FAILURE_ATTRIBUTES | {DEFERRALS_ATTRIBUTE}
 # The code shown for messages the queue's redrive policy moved (they carry no failure attributes).

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 # The message attribute that counts how often a job was put back (see SqsJobConsumer).
 DEFERRALS_ATTRIBUTE = "courier_deferrals"
+# What `dead_letter` attaches to a message it parks (a redrive drops them again).
+FAILURE_ATTRIBUTES = frozenset(
+    {"failure_code", "failure_reason", "source_queue", "source_message_id", "failed_at"}
+)
 
 
 def deferrals_of(record: SQSRecord) -> int:
