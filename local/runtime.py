@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from local.redis_server import RedisServer, free_port
+from scripts.smoke import Endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".tools"
@@ -153,12 +154,15 @@ class LocalSystem:
     # ---- addresses
     @property
     def websocket_url(self) -> str:
-        ws = self.endpoint.replace("http://", "ws://", 1)
-        return f"{ws}/_aws/execute-api/{self.outputs['ChatApiId']}/{self.outputs['ChatStageName']}"
+        return self._endpoints().websocket
 
     @property
     def api_base(self) -> str:
-        return f"{self.endpoint}/_aws/execute-api/{self.outputs['HttpApiId']}/api"
+        return self._endpoints().public_api
+
+    def _endpoints(self) -> Endpoints:
+        """MiniStack's address layout of the stack's APIs (the smoke check reads it too)."""
+        return Endpoints.of(self.outputs, self.endpoint)
 
     @property
     def web_url(self) -> str:
