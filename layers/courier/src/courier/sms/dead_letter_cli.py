@@ -9,7 +9,8 @@ Queue URLs and table names come from flags, else the outputs of `--stack`, else 
 environment variables (SMS_<KIND>_DEAD_LETTER_QUEUE_URL, SMS_<KIND>_QUEUE_URL,
 SMS_MESSAGES_TABLE, ...). One JSON line per message goes to stdout, a summary to stderr. Exit
 status: 0 when every selected message is (or would be) redriven, 1 when any was refused,
-failed or not found, 2 for usage errors.
+failed or not found (or AWS could not be asked: no region, credentials or endpoint), 2 for
+usage errors (an unreadable --stack among them).
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def add_dlq_parser(commands: Any) -> argparse.ArgumentParser:
 
 def run_dlq(args: argparse.Namespace) -> int:
     """Run one `sms dlq` action; returns the exit status."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         if args.limit < 1 or args.visibility_timeout < 1:
             raise DlqUsageError("--limit and --visibility-timeout must be at least 1")
@@ -130,6 +133,10 @@ def run_dlq(args: argparse.Namespace) -> int:
         args.dlq_parser.print_usage(sys.stderr)
         print(f"sms: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except (BotoCoreError, ClientError) as error:
+        # No region or credentials, an unreachable endpoint, a denied call: one line, no trace.
+        print(f"sms: error: AWS: {error}", file=sys.stderr)
+        return EXIT_NOT_ALL
 
 
 # ---- configuration
@@ -170,8 +177,8 @@ def _stack_outputs(stack: str, endpoint_url: str) -> dict[str, str]:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client: Any = boto3.client("cloudformation", endpoint_url=endpoint_url or None)
     try:
+        client: Any = boto3.client("cloudformation", endpoint_url=endpoint_url or None)
         stacks = client.describe_stacks(StackName=stack)["Stacks"]
     except (BotoCoreError, ClientError) as error:
         raise DlqUsageError(f"cannot read the outputs of stack {stack}: {error}") from error
