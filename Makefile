@@ -158,37 +158,32 @@ node-check:
 	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { \
 	  echo "Node.js >= 20 required (found $$(node --version))" >&2; exit 1; }
 
-redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "==> apt-get install redis-server"; \
+# Installs a Debian package when the check says it is missing, then fails with a hint if it is
+# still missing. apt waits up to 10 minutes for another apt run's lock (two checkouts running
+# `make tools` at once) instead of failing at once.
+define apt_install  # $(1): package, $(2): shell check that it is installed, $(3): hint
+	@$(2) || { \
+	  echo "==> apt-get install $(1)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null || true; }
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "redis-server is missing and apt-get could not install it: install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run make again" >&2; exit 1; }
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq \
+	    && $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq $(1) >/dev/null || true; }
+	@$(2) || { echo "$(1) is missing and apt-get could not install it: $(3) and run make again" >&2; exit 1; }
+endef
+
+redis-server:
+	$(call apt_install,redis-server,command -v redis-server >/dev/null 2>&1,install Redis 7 (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis))
 
 # Debian's MariaDB server: the tests' and the local runtime's stand-in for Aurora MySQL (each run
 # starts a private mariadbd of its own: local/mariadb_server.py). Debian keeps it in /usr/sbin.
 MARIADBD_FOUND := PATH="$$PATH:/usr/sbin:/usr/local/sbin" command -v mariadbd >/dev/null 2>&1
 
 mariadb-server:
-	@$(MARIADBD_FOUND) || { \
-	  echo "==> apt-get install mariadb-server"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mariadb-server >/dev/null || true; }
-	@$(MARIADBD_FOUND) || { \
-	  echo "mariadbd is missing and apt-get could not install it: install MariaDB 10.11 (Debian/Ubuntu: sudo apt-get install mariadb-server; macOS: brew install mariadb) and run make again" >&2; exit 1; }
+	$(call apt_install,mariadb-server,$(MARIADBD_FOUND),install MariaDB 10.11 (Debian/Ubuntu: sudo apt-get install mariadb-server; macOS: brew install mariadb))
 
 # Debian's Chromium for the end-to-end web test (Playwright drives it; it downloads no browser).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "==> apt-get install chromium"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null || true; }
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "chromium is missing and apt-get could not install it: install Debian's chromium package (sudo apt-get install chromium) and run make again" >&2; exit 1; }
+	$(call apt_install,chromium,command -v chromium >/dev/null 2>&1,install Debian's chromium package (sudo apt-get install chromium))
 
 # ---- lint ------------------------------------------------------------------
 # All three run even if one fails; the target fails if any did.
