@@ -382,3 +382,39 @@ def test_concurrent_readers_of_a_cold_range_make_one_query(stack: Stack, cache_u
     assert results[0][0].sms_jobs == sum(range(1, 32))
     counts = history.cache.take_counts()
     assert (counts["miss"], counts.get("wait_hit", 0)) == (8, 7)
+
+
+def test_a_redis_that_accepts_but_never_answers_costs_one_short_timeout(stack: Stack) -> None:
+    # Given a "Redis" that takes connections and never replies (a hung or overloaded node)
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        port = silent.getsockname()[1]
+        settings = get_settings().model_copy(
+            update={
+                "redis_url": f"redis://127.0.0.1:{port}/0",
+                "stats_cache_timeout_seconds": 0.2,
+            }
+        )
+        store_days(stack.database, {"2026-10-05": (4, 4)})
+        cached = stats_wiring.cached_history(stack.database, settings=settings)
+
+        # When a range is read twice
+        started = time.monotonic()
+        first = cached.range_summary(date(2026, 10, 1), date(2026, 10, 31), "day")
+        first_seconds = time.monotonic() - started
+        started = time.monotonic()
+        second = cached.range_summary(date(2026, 10, 1), date(2026, 10, 31), "day")
+        second_seconds = time.monotonic() - started
+    finally:
+        silent.close()
+
+    # Then both come from the database; the first paid the timeout (and its one retry), the
+    # second skipped the cache during the back-off
+    assert [p.sms_jobs for p in first] == [p.sms_jobs for p in second] == [4]
+    assert 0.2 <= first_seconds < 1.5
+    assert second_seconds < 0.2
+    assert cached.cache.take_counts() == {"error": 1, "bypass": 1}
