@@ -7,7 +7,7 @@ import copy
 import json
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -237,6 +237,29 @@ def test_invalidating_a_day_makes_every_cached_read_stale() -> None:
     assert cached.range_summary(date(2025, 1, 1), date(2026, 11, 30), "month")[0].sms_jobs == 6
     days.get("2025-03-01")
     assert (history.queries, reader.reads) == (2, 2)
+
+
+def test_a_fill_just_after_a_write_is_kept_briefly_in_case_the_replica_lagged() -> None:
+    # Given a write (a backfill of an old day) that has just moved the generation
+    cache = MemoryCache()
+    now = [NOW]
+    reads = StatsReadCache(cache, ttls=TTLS, zone=SEOUL, clock=lambda: now[0])
+    cached = CachedStatsHistory(History([totals("2025-03-01", 5)]), reads)
+    assert reads.invalidate(date(2025, 3, 1)) is True
+
+    # When a closed range is filled 29 s later (the reader may still have lagged the write),
+    # then again once the generation is 30 s old
+    now[0] = NOW + timedelta(seconds=29)
+    cached.range_summary(date(2025, 3, 1), date(2025, 3, 31), "day")
+    generation = cache.values[GENERATION_KEY].decode()
+    early = f"courier:stats:v1:{generation}:range:2025-03-01:2025-03-31:day"
+    now[0] = NOW + timedelta(seconds=30)
+    cached.range_summary(date(2025, 3, 1), date(2025, 3, 31), "month")
+    settled = f"courier:stats:v1:{generation}:range:2025-03-01:2025-03-31:month"
+
+    # Then the early fill is kept only the open TTL, the settled one the closed TTL
+    assert cache.ttls[early] == 60 * 1000
+    assert cache.ttls[settled] == 86400 * 1000
 
 
 def test_a_lost_generation_key_is_replaced_by_a_fresh_token_not_an_old_one() -> None:

@@ -25,9 +25,15 @@ write, stores its value under the old generation, which nobody reads again.
 
 TTLs by the age of the newest day a read covers (in the service timezone): `open` (today or
 later: the day is still filling, short), `recent` (the days the scheduled run still recounts for
-late delivery receipts: invalidated on write, and a short TTL bounds what replica lag may let a
-reader cache just after the write), `closed` (older days: long). An empty answer (no such day,
-no stored days in the range) is cached at most `open` seconds.
+late delivery receipts: invalidated on write anyway), `closed` (older days: long). An empty
+answer (no such day, no stored days in the range) is cached at most `open` seconds.
+
+Replica lag: a reader that fills a key just after a write may read a replica (Aurora) or an
+eventually consistent item (DynamoDB) that does not have the write yet. The generation token
+starts with the time it was written (`<ms hex>-<random>`), and a value filled within
+`SETTLE_SECONDS` of it is kept at most `open` seconds, so a stale fill of a backfilled old day
+cannot live for the `closed` TTL. (A token set by a reader after the key was lost carries time 0:
+no write is known.)
 
 Stampede protection: a miss takes `SET lock NX PX` and computes; other readers of the key poll
 for the value for up to `wait_ms` (stopping early if the lock disappears without a value) and
@@ -68,6 +74,8 @@ from courier.stats.history import Group, PeriodTotals, StatsHistory
 KEY_PREFIX: Final = "courier:stats:v1"
 GENERATION_KEY: Final = f"{KEY_PREFIX}:generation"
 POLL_SECONDS: Final = 0.025
+# Far above Aurora replica lag (usually < 100 ms) and DynamoDB's eventual consistency (< 1 s).
+SETTLE_SECONDS: Final = 30
 # No day, no periods: kept `open` seconds at most, whatever the days' age.
 EMPTY_VALUES: Final = frozenset({b"null", b"[]"})
 
@@ -208,7 +216,7 @@ class StatsReadCache:
         current = cache.get(GENERATION_KEY)
         if current is None:
             # Lost or never set: a fresh token, never an old value whose entries may remain.
-            cache.add(GENERATION_KEY, secrets.token_hex(8).encode(), ttl_ms=None)
+            cache.add(GENERATION_KEY, _token(0), ttl_ms=None)
             current = cache.get(GENERATION_KEY)
             if current is None:
                 raise CacheUnavailable("the generation key cannot be kept")
@@ -222,7 +230,8 @@ class StatsReadCache:
             return load()
         owner = False
         try:
-            key = value_key(self._generation(cache), name)
+            generation = self._generation(cache)
+            key = value_key(generation, name)
             cached = cache.get(key)
             if cached is not None:
                 self._count("hit")
@@ -242,7 +251,7 @@ class StatsReadCache:
         try:
             value = load()
             ttl = self.ttl_seconds(last_day)
-            if value in EMPTY_VALUES:
+            if value in EMPTY_VALUES or self._settling(generation):
                 ttl = min(ttl, self._ttls.open_seconds)
             self._store(cache, key, value, ttl, name)
             return value
@@ -250,6 +259,14 @@ class StatsReadCache:
             if owner:
                 with suppress(CacheUnavailable):  # else it expires on its own after lock_ms
                     cache.delete_if(lock_key, token)
+
+    def _now_ms(self) -> int:
+        return int(self._clock().timestamp() * 1000)
+
+    def _settling(self, generation: str) -> bool:
+        """Whether the generation was written so recently that the stores may still lag it."""
+        written_ms = _token_time_ms(generation)
+        return written_ms > 0 and self._now_ms() - written_ms < SETTLE_SECONDS * 1000
 
     def _wait_for(self, cache: StatsCache, key: str, lock_key: str) -> bytes | None:
         """The value another reader is computing, if it arrives within wait_ms."""
@@ -279,7 +296,7 @@ class StatsReadCache:
         if self._cache is None:
             return False
         try:
-            self._cache.set(GENERATION_KEY, secrets.token_hex(8).encode(), ttl_ms=None)
+            self._cache.set(GENERATION_KEY, _token(self._now_ms()), ttl_ms=None)
         except CacheUnavailable as error:
             self._count("invalidate_error")
             logger.error(
@@ -289,6 +306,19 @@ class StatsReadCache:
             return False
         self._count("invalidated")
         return True
+
+
+def _token(written_ms: int) -> bytes:
+    """A generation token: when it was written (0: unknown), then random bits."""
+    return f"{written_ms:x}-{secrets.token_hex(6)}".encode()
+
+
+def _token_time_ms(generation: str) -> int:
+    prefix, _, _ = generation.partition("-")
+    try:
+        return int(prefix, 16)
+    except ValueError:
+        return 0  # a token from before times were written into it
 
 
 class CachedStatsHistory:
