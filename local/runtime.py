@@ -683,13 +683,15 @@ def summary(system: LocalSystem) -> str:
         [
             "",
             f"courier is running locally (MiniStack {system.endpoint}, Redis {system.redis_url})",
-            f"  database        {without_password(system.database_url)} (MariaDB; reader "
-            f"{without_password(system.database_reader_url)}; URLs: python -m local.runtime env)",
             "",
             f"  web page        {system.web_url}",
             f"  WebSocket       {system.websocket_url}?ticket=<ticket>",
             f"  ticket          POST {system.api_base}/chat/tickets, Authorization: Bearer <token>",
             f"  HTTP API        {system.api_base}",
+            f"  stats page      {system.web_url.replace('chat.html', 'stats.html')}",
+            f"  database        {without_password(system.database_url)} (MariaDB, the writer)",
+            f"                  {without_password(system.database_reader_url)} (the reader)",
+            "                  (with passwords: .venv/bin/python -m local.runtime env)",
             f"  token alice     {system.tokens.get('alice', '')}",
             f"  token bob       {system.tokens.get('bob', '')}",
             f"                  (rooms: {', '.join(DEMO_ROOMS)}; paste one into the web page)",
