@@ -152,8 +152,8 @@ class LocalSystem:
     tokens: dict[str, str] = field(default_factory=dict)
     startup_seconds: float = 0.0
     # The private MariaDB standing in for Aurora (writer and SELECT-only reader accounts).
-    database_url: str = ""
-    database_reader_url: str = ""
+    database_url: str = field(default="", repr=False)  # passwords: kept out of test output
+    database_reader_url: str = field(default="", repr=False)
 
     # ---- addresses
     @property
