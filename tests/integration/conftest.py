@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from courier.data.connections import Database, open_database
+from courier.data.connections import Database, open_database, shared_database
 from courier.data.migrations import apply_migrations
-from courier.settings import Settings
+from courier.settings import Settings, get_settings
 from courier.stats import wiring as stats_wiring
 from local.mariadb_server import MariaDbServer, mariadb_server
 from tests.harness import (
@@ -85,12 +85,25 @@ STATS_STEPS = (
     stats_wiring.stats_planner,
     stats_wiring.stats_aggregator,
     stats_wiring.stats_publisher,
+    stats_wiring.stats_cache,
 )
 
 
+def _clear_stats_wiring() -> None:
+    for cached in STATS_STEPS:
+        cached.cache_clear()
+    if shared_database.cache_info().currsize:  # close the step's connections, never open one
+        shared_database().close()
+    shared_database.cache_clear()
+    get_settings.cache_clear()
+
+
 @pytest.fixture
-def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The stats tables, bucket and settings in moto, with the clock at 00:10 on the 25th (KST)."""
+def stack(
+    aws_env: None, database: Database, mariadb: MariaDbServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
+    """The stats tables, bucket and settings in moto, the stats history in the session's MariaDB
+    (migrated, empty), with the clock at 00:10 on the 25th (KST)."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_table_from_template(client, "SmsMessagesTable", "SmsMessages")
@@ -117,22 +130,15 @@ def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             "SMS_DAY_SHARDS": str(SMS_SHARDS),
             "CHAT_DAY_SHARDS": str(CHAT_SHARDS),
             "SERVICE_TIMEZONE": "Asia/Seoul",
+            "DATABASE_URL": mariadb.writer_url,
+            "DATABASE_READER_URL": mariadb.reader_url,
         }.items():
             monkeypatch.setenv(name, value)
+        monkeypatch.delenv("REDIS_URL", raising=False)  # no stats cache unless a test sets one
         monkeypatch.setattr(stats_wiring, "system_clock", lambda: NOW)
-        for cached in (
-            stats_wiring.stats_planner,
-            stats_wiring.stats_aggregator,
-            stats_wiring.stats_publisher,
-        ):
-            cached.cache_clear()
-        yield Stack()
-        for cached in (
-            stats_wiring.stats_planner,
-            stats_wiring.stats_aggregator,
-            stats_wiring.stats_publisher,
-        ):
-            cached.cache_clear()
+        _clear_stats_wiring()
+        yield Stack(database)
+        _clear_stats_wiring()
 
 
 # ---- relational data: a private MariaDB server (local/mariadb_server.py) ----------------------

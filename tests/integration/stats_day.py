@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from courier.chat.message_store import MessageStore, StoredMessage
+from courier.data.connections import Database
 from courier.settings import get_settings
 from courier.sms.status import SmsStatus, StatusChange
 from courier.sms.status_store import SmsStatusStore
@@ -32,9 +33,10 @@ def utc(text: str) -> datetime:
 
 
 class Stack:
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
         self.s3 = boto3.client("s3", region_name=REGION)
         self.dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        self.database = database  # the stats history's, migrated (the test's own connections)
 
     def object(self, key: str) -> bytes:
         body: bytes = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()

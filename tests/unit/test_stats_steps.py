@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,9 +12,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from courier.data.errors import DatabaseUnavailable
 from courier.stats.adapters import DynamoDayShardPager, DynamoStatsTable, S3ObjectStore
 from courier.stats.contract import AggregateRequest, PartialRef, PublishRequest
 from courier.stats.errors import MissingObject, PartialsMismatch, TransientStatsError
+from courier.stats.history import Group, HistoryDay, PeriodTotals
 from courier.stats.steps import StatsAggregator, StatsPublisher
 from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS
 from tests.harness import REGION
@@ -77,10 +80,46 @@ CHAT_RECORDS = {
 }
 
 
+class MemoryHistory:
+    """The stats history port in memory; `unavailable` makes the upsert fail like a lost DB."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.rows: dict[date, HistoryDay] = {}
+        self.unavailable = False
+        self.events = events
+
+    def upsert_day(self, day: HistoryDay) -> None:
+        if self.unavailable:
+            raise DatabaseUnavailable("cannot connect to Endpoint(writer@db:3306/courier)")
+        self.rows[day.day] = day
+        self.events.append(f"upsert {day.day}")
+
+    def days(self, first: date, last: date) -> list[HistoryDay]:
+        return [row for day, row in sorted(self.rows.items()) if first <= day <= last]
+
+    def range_summary(self, first: date, last: date, group: Group) -> list[PeriodTotals]:
+        raise NotImplementedError  # not a publish concern
+
+
+class RecordingCache:
+    """The cache invalidator: records the days, answers `reachable` (False: Redis down)."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.reachable = True
+        self.events = events
+
+    def invalidate(self, day: date) -> bool:
+        self.events.append(f"invalidate {day}")
+        return self.reachable
+
+
 class Stack:
     def __init__(self) -> None:
+        self.events: list[str] = []
         self.objects = MemoryObjects()
         self.table = MemoryTable()
+        self.history = MemoryHistory(self.events)
+        self.cache = RecordingCache(self.events)
         self.sms_pager = ListPager(SMS_RECORDS)
         self.chat_pager = ListPager(CHAT_RECORDS)
         self.aggregator = StatsAggregator(
@@ -91,6 +130,8 @@ class Stack:
         self.publisher = StatsPublisher(
             objects=self.objects,
             table=self.table,
+            history=self.history,
+            cache=self.cache,
             shards={"sms": 2, "chat": 3},
             timezone="Asia/Seoul",
             top_rooms=5,
@@ -148,6 +189,46 @@ def test_publish_merges_every_partial_and_writes_item_and_reports() -> None:
         {"room": "dev", "messages": 1},
     ]
     assert stack.objects.objects[f"reports/{DAY}/daily-stats.csv"][1].startswith("text/csv")
+
+
+def test_publish_upserts_the_days_history_row_then_invalidates_the_cache() -> None:
+    # Given the day's partials
+    stack = Stack()
+    refs = stack.aggregate_all()
+
+    # When the day is published twice (a re-run)
+    stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=refs))
+    stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=refs))
+
+    # Then the history holds one row with the day's counters and the JSON report's URI, and
+    # the cache was invalidated after each write, never before it
+    (row,) = stack.history.rows.values()
+    assert row.day == date(2026, 11, 24)
+    assert (row.sms_jobs, row.sms_delivered, row.sms_failed, row.sms_sent) == (4, 2, 1, 1)
+    assert (row.chat_messages, row.chat_active_users, row.chat_active_rooms) == (3, 2, 2)
+    assert row.report_uri == f"s3://reports/reports/{DAY}/daily-stats.json"
+    assert stack.events == [f"upsert {DAY}", f"invalidate {DAY}"] * 2
+
+
+def test_an_unreachable_database_is_a_transient_error_the_state_machine_retries() -> None:
+    stack = Stack()
+    stack.history.unavailable = True
+
+    with pytest.raises(TransientStatsError, match="history of 2026-11-24"):
+        stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=stack.aggregate_all()))
+    assert stack.events == []  # nothing invalidated for a day that was not written
+
+
+def test_an_unreachable_cache_does_not_fail_the_publish() -> None:
+    stack = Stack()
+    stack.cache.reachable = False
+
+    result = stack.publisher.publish(
+        PublishRequest(date=DAY, run=RUN, partials=stack.aggregate_all())
+    )
+
+    assert result.date == DAY
+    assert stack.events == [f"upsert {DAY}", f"invalidate {DAY}"]
 
 
 def test_publish_is_independent_of_the_order_of_the_partials() -> None:

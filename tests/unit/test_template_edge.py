@@ -283,6 +283,7 @@ def test_http_api_routes_and_authorization(resources: dict[str, Any]) -> None:
     assert routes == {
         ("POST", "/api/sms"): {"Authorizer": "AWS_IAM"},
         ("GET", "/api/sms/{job_id}"): {"Authorizer": "AWS_IAM"},
+        ("GET", "/api/stats"): {},
         ("GET", "/api/stats/{date}"): {},
         ("GET", "/api/rooms/{room}/messages"): {},
         ("POST", "/api/chat/tickets"): {},

@@ -10,8 +10,12 @@ if TYPE_CHECKING:
     from courier.settings import Settings
 
 
-def connect_redis(settings: Settings) -> redis.Redis:
-    """A Redis client for `settings.redis_url`; the password comes from Secrets Manager when set."""
+def connect_redis(settings: Settings, *, timeout_seconds: float = 2.0) -> redis.Redis:
+    """A Redis client for `settings.redis_url`; the password comes from Secrets Manager when set.
+
+    `timeout_seconds` bounds connecting and each command: a cache that must never slow a read
+    down asks for much less than the default.
+    """
     import redis
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
@@ -26,8 +30,8 @@ def connect_redis(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(
         settings.redis_url,
         password=password,
-        socket_connect_timeout=2,
-        socket_timeout=2,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
         health_check_interval=30,
         # One quick retry (a dropped pooled connection), not redis-py's ten: with an unreachable
         # server each try costs the 2 s connect timeout, and callers fall back faster than that.

@@ -135,6 +135,22 @@ class Settings(BaseModel):
     # 512 shards stay under the execution's 25,000 history events and 256 KB payloads.
     stats_late_receipt_days: int = Field(default=3, ge=0, le=4)
 
+    # Shared cache of the stats reads (courier.stats.read_cache), on the Redis of REDIS_URL; off
+    # without one. TTLs by the age of the newest day a read covers: a range reaching today or
+    # later, one reaching the days the scheduled run still recounts (late receipts), older ones.
+    stats_cache_enabled: bool = True
+    stats_cache_ttl_open_seconds: int = Field(default=60, ge=1, le=3600)
+    stats_cache_ttl_recent_seconds: int = Field(default=600, ge=1, le=24 * 3600)
+    stats_cache_ttl_closed_seconds: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
+    # Connect and command timeout of the cache's own client: an outage costs a read this much.
+    stats_cache_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # After a cache error, reads skip the cache for this long (no timeout paid on every read).
+    stats_cache_retry_after_seconds: float = Field(default=10.0, ge=0, le=600)
+    # Stampede protection: the lock a miss takes (expires if its holder dies) and how long the
+    # other readers of the key wait for its value before reading the database themselves.
+    stats_cache_lock_ms: int = Field(default=5000, ge=100, le=60000)
+    stats_cache_wait_ms: int = Field(default=1500, ge=0, le=10000)
+
     # HTTP API: the shared value CloudFront sends as `x-origin-verify` (Secrets Manager in AWS;
     # the plain value for local runs and tests). With neither set, unsigned requests are refused
     # unless verification is switched off explicitly (the local runtime has no CloudFront).

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from courier.sms.producer import JobResult
 from courier.sms.status import JobRecord
+from courier.stats.history import Group, PeriodTotals
 from courier.stats.report import SmsNumbers, TopRoom
 
 if TYPE_CHECKING:
@@ -115,6 +116,21 @@ class StatsOut(BaseModel):
     summary: str
     sms: SmsNumbers
     chat: ChatNumbersOut
+
+
+class StatsRangeOut(BaseModel):
+    """A range of the stats history, summed per day, ISO week or calendar month."""
+
+    first: str = Field(alias="from", description="The range's first day (YYYY-MM-DD).")
+    last: str = Field(alias="to", description="The range's last day, inclusive.")
+    group: Group = Field(description="day, week (ISO, Monday to Sunday) or month.")
+    timezone: str = Field(description="The service timezone the days are counted in.")
+    periods: list[PeriodTotals] = Field(
+        description="Periods holding at least one stored day, oldest first. A period cut by the "
+        "range sums only its days inside it (first_day, last_day, days); start and end are its "
+        "whole calendar bounds. peak_* are the busiest day's distinct counts; the ratios are "
+        "computed from the sums (null without jobs)."
+    )
 
 
 class ChatTicketOut(BaseModel):

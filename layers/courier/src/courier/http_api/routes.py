@@ -2,6 +2,7 @@
 
     POST /api/sms                       one SmsJob or a list -> 202 per-job results
     GET  /api/sms/{job_id}              the job's status record
+    GET  /api/stats?from&to&group       the stats history summed per day, week or month
     GET  /api/stats/{date}              the day's DailyStats numbers
     GET  /api/rooms/{room}/messages     a history page (Bearer chat token covering the room)
     POST /api/chat/tickets              a single-use WebSocket connect ticket (Bearer chat token)
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import date as calendar_date
 from typing import Annotated, Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -49,16 +49,15 @@ from courier.http_api.errors import (
 from courier.http_api.models import (
     JobResultOut,
     JobStatusOut,
-    StatsOut,
     SubmitFailed,
     SubmitResponse,
 )
 from courier.http_api.origin import check_request, expected_origin_secret
+from courier.http_api.stats_routes import router as stats_router
 from courier.observability import logger
 from courier.settings import get_settings
 from courier.sms.contract import JOB_ID_PATTERN, SmsJob
 from courier.sms.producer import validate_jobs
-from courier.stats.contract import DAY_PATTERN
 
 TITLE: Final = "Courier HTTP API"
 VERSION: Final = "1.0.0"
@@ -82,6 +81,7 @@ SECURITY_SCHEMES: Final[dict[str, SecurityScheme]] = {
 ROUTES: Final[dict[str, frozenset[str]]] = {
     "/api/sms": frozenset({"POST"}),
     "/api/sms/{job_id}": frozenset({"GET"}),
+    "/api/stats": frozenset({"GET"}),
     "/api/stats/{date}": frozenset({"GET"}),
     "/api/rooms/{room}/messages": frozenset({"GET"}),
     "/api/chat/tickets": frozenset({"POST"}),
@@ -284,32 +284,9 @@ def sms_status(job_id: str) -> JobStatusOut:
     return JobStatusOut.of(record)
 
 
-# -- Stats ----------------------------------------------------------------------------------
+# -- Stats (a day, ranges of the history): courier.http_api.stats_routes ----------------------
 
-
-@app.get(
-    "/api/stats/<date>",
-    summary="Read a day's statistics",
-    description="The DailyStats numbers the nightly batch stored for a day (YYYY-MM-DD): "
-    "aggregate counts without personal data, readable by the web app through CloudFront.",
-    tags=["stats"],
-    responses={
-        200: {"description": "The day's numbers"},
-        **error_responses(400, 403, 404, 405, 422),
-    },
-)
-def daily_stats(date: str) -> StatsOut:
-    day = date
-    try:
-        if not DAY_PATTERN.fullmatch(day):
-            raise ValueError(day)
-        calendar_date.fromisoformat(day)
-    except ValueError:
-        raise ApiError(400, "invalid_date", "the date must be a day written YYYY-MM-DD") from None
-    item = wiring.stats_reader(get_settings()).get(day)
-    if item is None:
-        raise ApiError(404, "stats_not_found", f"no statistics for {day}")
-    return StatsOut.model_validate(item)
+app.include_router(stats_router)
 
 
 # -- Chat (history, connect tickets): courier.http_api.chat_routes ---------------------------

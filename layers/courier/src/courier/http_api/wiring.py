@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from courier.settings import Settings
     from courier.sms.producer import SmsProducer
     from courier.sms.status_store import SmsStatusStore
+    from courier.stats.read_cache import CachedDailyStats, CachedStatsHistory, StatsReadCache
 
 
 @cache
@@ -34,6 +35,31 @@ def stats_reader(settings: Settings) -> DailyStatsReader:
     from courier.http_api.adapters import DailyStatsReader
 
     return DailyStatsReader.from_settings(settings)
+
+
+@cache
+def stats_cache(settings: Settings) -> StatsReadCache:
+    """The shared stats read cache (Redis at REDIS_URL; off without it)."""
+    from courier.stats.wiring import build_stats_cache
+
+    return build_stats_cache(settings)
+
+
+def cached_stats_reader(settings: Settings) -> CachedDailyStats:
+    """A day's DailyStats item, through the stats read cache."""
+    from courier.stats.read_cache import CachedDailyStats
+
+    return CachedDailyStats(stats_reader(settings), stats_cache(settings))
+
+
+@cache
+def stats_history(settings: Settings) -> CachedStatsHistory:
+    """The stats history's ranges (the Aurora reader), through the stats read cache."""
+    from courier.data.connections import shared_database
+    from courier.stats.history_store import MySqlStatsHistory
+    from courier.stats.read_cache import CachedStatsHistory
+
+    return CachedStatsHistory(MySqlStatsHistory(shared_database()), stats_cache(settings))
 
 
 @cache

@@ -9,14 +9,21 @@ The upsert is `INSERT ... ON DUPLICATE KEY UPDATE col = VALUES(col)`: MySQL 8.0.
 MariaDB 10.11 does not have; `VALUES()` still works on MySQL 8.0 and 8.4 (with a deprecation
 note) and is the one form both servers run. `updated_at` is set explicitly on both paths, since
 `ON UPDATE CURRENT_TIMESTAMP` would not move when a re-run writes identical numbers.
+
+A connection lost in the middle of a statement (the database module re-opens only connections
+found dead before a transaction) is raised as `DatabaseUnavailable`, like a failed connect:
+callers tell "try again later" from a bug by that one type.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from courier.data.errors import DatabaseUnavailable
 from courier.stats.history import (
     COUNTERS,
     PEAKS,
@@ -79,6 +86,21 @@ def _history_day(row: dict[str, Any]) -> HistoryDay:
     )
 
 
+@contextmanager
+def _unavailable_on_connection_loss() -> Iterator[None]:
+    import pymysql
+
+    from courier.data.connections import CONNECTION_ERRORS
+
+    try:
+        yield
+    except pymysql.err.OperationalError as error:
+        code = error.args[0] if error.args else None
+        if code in CONNECTION_ERRORS:
+            raise DatabaseUnavailable(f"the database connection was lost: {error}") from error
+        raise
+
+
 class MySqlStatsHistory:
     """The `daily_stats` table through the routing `Database`."""
 
@@ -87,7 +109,7 @@ class MySqlStatsHistory:
 
     def upsert_day(self, day: HistoryDay) -> None:
         """Insert or replace the day's row (writer). Re-running a day rewrites the same row."""
-        with self._database.write_transaction() as cursor:
+        with _unavailable_on_connection_loss(), self._database.write_transaction() as cursor:
             cursor.execute(UPSERT_DAY, _row_values(day))
 
     def days(self, first: date, last: date, *, read_your_writes: bool = False) -> list[HistoryDay]:
@@ -98,7 +120,7 @@ class MySqlStatsHistory:
             if read_your_writes
             else self._database.read_transaction
         )
-        with transaction() as cursor:
+        with _unavailable_on_connection_loss(), transaction() as cursor:
             cursor.execute(SELECT_DAYS, (first, last))
             return [_history_day(row) for row in cursor.fetchall()]
 
@@ -109,7 +131,7 @@ class MySqlStatsHistory:
         and `days` say which; `start` and `end` are the whole period's calendar bounds.
         """
         checked = check_range(first, last, group)
-        with self._database.read_transaction() as cursor:
+        with _unavailable_on_connection_loss(), self._database.read_transaction() as cursor:
             cursor.execute(_summary_sql(checked), (first, last))
             rows = cursor.fetchall()
         return [period_totals(checked, row["period_start"], row) for row in rows]

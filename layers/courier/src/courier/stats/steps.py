@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import tzinfo
+from datetime import date, tzinfo
 from typing import Any, Protocol, TypeVar
 
+from courier.data.errors import DatabaseUnavailable
 from courier.stats.contract import (
     SOURCES,
     AggregateRequest,
@@ -16,7 +17,8 @@ from courier.stats.contract import (
     partial_key,
     report_keys,
 )
-from courier.stats.errors import PartialsMismatch
+from courier.stats.errors import PartialsMismatch, TransientStatsError
+from courier.stats.history import StatsHistory, history_day
 from courier.stats.report import daily_stats, render_csv, render_json, stats_item, summary_line
 from courier.stats.tallies import ChatTally, PartialDocument, SmsTally, Tally, fold
 
@@ -48,6 +50,14 @@ class StatsTable(Protocol):
         ...
 
 
+class CacheInvalidator(Protocol):
+    """The shared read cache: drop what readers may have cached of a day just written."""
+
+    def invalidate(self, day: date) -> bool:
+        """False when the cache could not be reached (logged and counted, never raised)."""
+        ...
+
+
 class StatsAggregator:
     """The aggregate step: fold one day-shard page by page, store the partial, return a pointer."""
 
@@ -69,19 +79,24 @@ class StatsAggregator:
 
 
 class StatsPublisher:
-    """The publish step: merge every partial of the day, write the item and both reports."""
+    """The publish step: merge every partial of the day, write the item, both reports and the
+    day's history row, then invalidate the stats read cache."""
 
     def __init__(
         self,
         *,
         objects: ObjectStore,
         table: StatsTable,
+        history: StatsHistory,
+        cache: CacheInvalidator | None = None,
         shards: Mapping[Source, int],
         timezone: str,
         top_rooms: int,
     ) -> None:
         self._objects = objects
         self._table = table
+        self._history = history
+        self._cache = cache
         self._shards = shards
         self._timezone = timezone
         self._top_rooms = top_rooms
@@ -142,6 +157,14 @@ class StatsPublisher:
         self._table.put(
             stats_item(stats, summary=summary, report_json=report_json, report_csv=report_csv)
         )
+        try:
+            # Upsert: a re-run of the day (late receipts, a retry) rewrites the same row.
+            self._history.upsert_day(history_day(stats, report_uri=report_json))
+        except DatabaseUnavailable as error:
+            raise TransientStatsError(f"store the history of {request.date}: {error}") from error
+        if self._cache is not None:
+            # After the writes, so no reader caches the old numbers under the new generation.
+            self._cache.invalidate(date.fromisoformat(request.date))
         return PublishResult(
             date=request.date, summary=summary, report_json=report_json, report_csv=report_csv
         )

@@ -11,8 +11,12 @@ from courier.settings import Settings, get_settings
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import redis
+
+    from courier.data.connections import Database
     from courier.stats.adapters import S3ObjectStore
     from courier.stats.planning import StatsPlanner
+    from courier.stats.read_cache import CachedStatsHistory, StatsReadCache
     from courier.stats.steps import StatsAggregator, StatsPublisher
 
 
@@ -81,14 +85,70 @@ def build_aggregator(settings: Settings, *, page_size: int | None = None) -> Sta
     )
 
 
-def build_publisher(settings: Settings) -> StatsPublisher:
+def build_stats_cache(settings: Settings, *, client: redis.Redis | None = None) -> StatsReadCache:
+    """The stats read cache: on `client`, else on REDIS_URL (opened at first use), else off."""
+    from zoneinfo import ZoneInfo
+
+    from courier.stats.read_cache import CacheTtls, StatsReadCache
+    from courier.stats.redis_cache import RedisStatsCache
+
+    cache: RedisStatsCache | None = None
+    if client is not None:
+        cache = RedisStatsCache(client)
+    elif settings.redis_url and settings.stats_cache_enabled:
+        from courier.redis_connection import connect_redis
+
+        def open_client() -> redis.Redis:
+            return connect_redis(settings, timeout_seconds=settings.stats_cache_timeout_seconds)
+
+        cache = RedisStatsCache(open_client)
+    return StatsReadCache(
+        cache,
+        ttls=CacheTtls(
+            open_seconds=settings.stats_cache_ttl_open_seconds,
+            recent_seconds=settings.stats_cache_ttl_recent_seconds,
+            closed_seconds=settings.stats_cache_ttl_closed_seconds,
+            # The scheduled run recounts yesterday and the late-receipt days before it.
+            recent_days=settings.stats_late_receipt_days + 1,
+        ),
+        zone=ZoneInfo(settings.service_timezone),
+        lock_ms=settings.stats_cache_lock_ms,
+        wait_ms=settings.stats_cache_wait_ms,
+        retry_after_seconds=settings.stats_cache_retry_after_seconds,
+    )
+
+
+def cached_history(
+    database: Database, client: redis.Redis | None, settings: Settings | None = None
+) -> CachedStatsHistory:
+    """The history's range reads through the cache on `client` (None: uncached), e.g. to time
+    cached against uncached reads: `.range_summary(first, last, group)` on this and on its
+    `.history` (the plain `MySqlStatsHistory`)."""
+    from courier.stats.history_store import MySqlStatsHistory
+    from courier.stats.read_cache import CachedStatsHistory
+
+    settings = settings or get_settings()
+    cache = build_stats_cache(settings.model_copy(update={"redis_url": ""}), client=client)
+    return CachedStatsHistory(MySqlStatsHistory(database), cache)
+
+
+def build_publisher(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    cache: StatsReadCache | None = None,
+) -> StatsPublisher:
+    from courier.data.connections import shared_database
     from courier.dynamodb_tables import dynamodb_table
     from courier.stats.adapters import DynamoStatsTable
+    from courier.stats.history_store import MySqlStatsHistory
     from courier.stats.steps import StatsPublisher
 
     return StatsPublisher(
         objects=build_objects(settings),
         table=DynamoStatsTable(dynamodb_table(settings, settings.stats_table)),
+        history=MySqlStatsHistory(database or shared_database()),
+        cache=cache or build_stats_cache(settings),
         shards={"sms": settings.sms_day_shards, "chat": settings.chat_day_shards},
         timezone=settings.service_timezone,
         top_rooms=settings.stats_top_rooms,
@@ -106,5 +166,23 @@ def stats_aggregator() -> StatsAggregator:
 
 
 @cache
+def stats_cache() -> StatsReadCache:
+    """This execution environment's stats read cache (the publisher invalidates through it)."""
+    return build_stats_cache(get_settings())
+
+
+@cache
 def stats_publisher() -> StatsPublisher:
-    return build_publisher(get_settings())
+    return build_publisher(get_settings(), cache=stats_cache())
+
+
+def record_cache_metrics(read_cache: StatsReadCache) -> None:
+    """Hand the cache's counts to Powertools Metrics: StatsCacheHit, StatsCacheMiss, ... (the
+    handler's decorator flushes them)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from courier.observability import metrics
+
+    for name, value in sorted(read_cache.take_counts().items()):
+        metric = "StatsCache" + "".join(part.title() for part in name.split("_"))
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
