@@ -53,6 +53,21 @@ JUSTIFIED: list[tuple[str, str, str, str]] = [
         "the sampling decision itself, so only PutTraceSegments/PutTelemetryRecords are used",
     ),
     (
+        "*",
+        "rds-db:connect",
+        "*:dbuser:*/courier_app",
+        "IAM database authentication: boto3 signs the token locally (generate_db_auth_token, no "
+        "API call to record) and Aurora or RDS Proxy checks rds-db:connect when it is presented; "
+        "tests/unit/test_template_data.py pins the grant to the application user's ARN",
+    ),
+    (
+        "DatabaseMigrationFunction",
+        "secretsmanager:GetSecretValue",
+        "*:secret:rds!cluster-*",
+        "the master secret RDS manages (Aurora only); the MariaDB stand-in has a root socket "
+        "login, so tests/integration/test_database_bootstrap.py runs the bootstrap without it",
+    ),
+    (
         "StatsPublishFunction",
         "s3:ListBucket",
         "*",

@@ -94,6 +94,20 @@ def arn(logical_id: str, resource_type: str) -> str:
     return by_type.get(resource_type, f"arn:aws:{resource_type}:{REGION}:{ACCOUNT}:{name}")
 
 
+# RDS attributes the roles build ARNs from, in the form AWS returns them: the proxy's ARN ends in
+# its resource id (prx-...), which names the proxy in an rds-db:connect ARN, as the cluster's
+# resource id (cluster-...) names the cluster; the master secret is one RDS creates.
+RDS_ATTRIBUTES = {
+    ("AWS::RDS::DBProxy", "DBProxyArn"): lambda name: (
+        f"arn:aws:rds:{REGION}:{ACCOUNT}:db-proxy:prx-{name.lower()}"
+    ),
+    ("AWS::RDS::DBCluster", "DBClusterResourceId"): lambda name: f"cluster-{name.upper()}",
+    ("AWS::RDS::DBCluster", "MasterUserSecret.SecretArn"): lambda name: (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!cluster-{name.lower()}-??????"
+    ),
+}
+
+
 @dataclass
 class Resolver:
     """Ref/GetAtt/Sub/Join/If/Select/Split/Equals/And/Or/Not with the parameters given."""
@@ -183,6 +197,8 @@ class Resolver:
     def get_att(self, logical_id: str, attribute: str) -> str:
         if attribute == "Arn":
             return arn(logical_id, self.resource_type(logical_id))
+        if (self.resource_type(logical_id), attribute) in RDS_ATTRIBUTES:
+            return RDS_ATTRIBUTES[self.resource_type(logical_id), attribute](physical(logical_id))
         return f"{physical(logical_id)}.{attribute}"
 
 

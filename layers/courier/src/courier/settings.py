@@ -170,6 +170,8 @@ class Settings(BaseModel):
     database_name: str = "courier"
     database_user: str = ""
     database_ca_bundle: str = Field(default="", description="PEM file of the RDS CA bundle")
+    # The migration function only: the master user's secret (JSON username/password) RDS manages.
+    database_master_secret_arn: str = ""
     # An Aurora Serverless v2 instance resuming from auto-pause holds connections ~15 s.
     database_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 

@@ -36,8 +36,12 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def _backend(connect: Callable[[], Any]) -> Any:
-    """A yoyo MySQL backend on a connection of ours (IAM token, TLS, retry), not on a URL."""
+def _backend(connect: Callable[[], Any], database: str) -> Any:
+    """A yoyo MySQL backend on a connection of ours (IAM token, TLS, retry), not on a URL.
+
+    yoyo finds its own tables by the URI's database (information_schema), so the URI names the
+    database the connections open.
+    """
     from yoyo.backends.core.mysql import MySQLBackend
     from yoyo.connections import parse_uri
 
@@ -58,8 +62,9 @@ def _backend(connect: Callable[[], Any]) -> Any:
                 "operation": operation,
             }
 
-    # The URI only names the backend (and keys yoyo's per-URI cache); it is never dialled.
-    backend = CourierMySQLBackend(parse_uri("mysql://courier/courier"), "_yoyo_migration")
+    # The URI names the backend and the database (and keys yoyo's per-URI cache); it is
+    # never dialled.
+    backend = CourierMySQLBackend(parse_uri(f"mysql://courier/{database}"), "_yoyo_migration")
     backend.init_database()
     return backend
 
@@ -70,11 +75,11 @@ def _remove_stale_lock(backend: Any, older_than: timedelta) -> None:
         backend.execute("DELETE FROM yoyo_lock WHERE ctime < :cutoff", {"cutoff": cutoff})
 
 
-def pending_migrations(connect: Callable[[], Any]) -> list[str]:
+def pending_migrations(connect: Callable[[], Any], *, database: str = "courier") -> list[str]:
     """The ids of the migrations not yet applied, in the order they would be."""
     from yoyo import read_migrations
 
-    backend = _backend(connect)
+    backend = _backend(connect, database)
     try:
         return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
     finally:
@@ -84,13 +89,17 @@ def pending_migrations(connect: Callable[[], Any]) -> list[str]:
 def apply_migrations(
     connect: Callable[[], Any],
     *,
+    database: str = "courier",
     lock_timeout: float = 120,
     stale_lock_after: timedelta = timedelta(minutes=20),
 ) -> list[str]:
-    """Apply every pending migration under yoyo's lock; the ids applied (none: up to date)."""
+    """Apply every pending migration under yoyo's lock; the ids applied (none: up to date).
+
+    `database` is the one `connect` opens (yoyo looks its tables up there).
+    """
     from yoyo import read_migrations
 
-    backend = _backend(connect)
+    backend = _backend(connect, database)
     try:
         _remove_stale_lock(backend, stale_lock_after)
         with backend.lock(timeout=lock_timeout):
@@ -106,4 +115,4 @@ def migrate(settings: Settings, database: Database | None = None) -> list[str]:
     from courier.data.connections import open_database
 
     database = database or open_database(settings)
-    return apply_migrations(database.writer_factory)
+    return apply_migrations(database.writer_factory, database=settings.database_name)
