@@ -28,6 +28,7 @@ from courier.settings import get_settings
 from courier.stats import wiring as stats_wiring
 from courier.stats.history import Group, HistoryDay, PeriodTotals, history_day
 from courier.stats.history_store import MySqlStatsHistory
+from courier.stats.read_cache import GENERATION_KEY, KEY_PREFIX
 from courier.stats.report import ChatNumbers, DailyStats, SmsNumbers
 from local.redis_server import free_port
 from tests.harness import FakeLambdaContext, load_event
@@ -55,6 +56,18 @@ def cache_url(stack: Stack, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> 
     stats_wiring.stats_cache.cache_clear()
     stats_wiring.stats_publisher.cache_clear()
     return redis_url
+
+
+@pytest.fixture
+def cache_counts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, int]]:
+    """The cache counts each request hands to the metrics, one dict per request."""
+    from courier.http_api import stats_routes
+
+    seen: list[dict[str, int]] = []
+    monkeypatch.setattr(
+        stats_routes, "record_cache_metrics", lambda cache: seen.append(cache.take_counts())
+    )
+    return seen
 
 
 def call(query: dict[str, str] | None, name: str = "get-stats-range") -> tuple[int, Any]:
@@ -230,3 +243,178 @@ def test_an_unreachable_database_is_503(stack: Stack, monkeypatch: pytest.Monkey
     status, body = call({"from": "2026-11-01", "to": "2026-11-30"})
 
     assert (status, body["code"]) == (503, "database_unavailable")
+
+
+# ---- the shared cache (the session's cluster-mode redis-server) ------------------------------
+
+NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30", "group": "week"}
+
+
+def test_a_second_read_of_a_range_is_served_by_the_cache_without_sql(
+    stack: Stack, cache_url: str, cache_counts: list[dict[str, int]]
+) -> None:
+    # Given stored days and a cold cache
+    store_days(stack.database, {"2026-11-02": (8, 7), "2026-11-24": (3, 3)})
+    queries = count_queries()
+
+    # When the range is read twice
+    first = call(NOVEMBER)
+    second = call(NOVEMBER)
+
+    # Then one SQL query answered both, and the value sits under a namespaced key with a TTL
+    assert first == second
+    assert first[0] == 200
+    assert [p["sms_jobs"] for p in first[1]["periods"]] == [8, 3]
+    assert queries.queries == 1
+    client = redis.Redis.from_url(cache_url)
+    generation = client.get(GENERATION_KEY)
+    assert generation
+    key = f"{KEY_PREFIX}:{generation.decode()}:range:2026-11-01:2026-11-30:week"
+    assert 0 < client.pttl(key) <= 24 * 3600 * 1000
+    assert cache_counts == [{"miss": 1}, {"hit": 1}]
+
+
+def test_publishing_a_day_inside_a_cached_range_invalidates_it(
+    stack: Stack, cache_url: str
+) -> None:
+    # Given a cached November (without the 24th) and a cached 404 for the 24th
+    seed_sms()
+    seed_chat()
+    store_days(stack.database, {"2026-11-02": (8, 7)})
+    queries = count_queries()
+    _, before = call(NOVEMBER)
+    assert [p["sms_jobs"] for p in before["periods"]] == [8]
+    day_status, _ = call(None, name="get-stats")
+    assert day_status == 404
+    assert call(NOVEMBER)[1] == before
+    assert queries.queries == 1  # cached
+
+    # When the batch publishes the 24th
+    publish_seeded_day()
+
+    # Then the range and the day are read afresh and show it
+    _, after = call(NOVEMBER)
+    assert [p["sms_jobs"] for p in after["periods"]] == [8, 27]
+    assert queries.queries == 2
+    day_status, day = call(None, name="get-stats")
+    assert (day_status, day["sms"]["jobs"]) == (200, 27)
+
+
+def test_a_days_item_is_read_from_dynamodb_once(
+    stack: Stack, cache_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_sms()
+    seed_chat()
+    publish_seeded_day()
+    reader = wiring.stats_reader(get_settings())
+    reads: list[str] = []
+    original = reader.get
+
+    def counted(day: str) -> dict[str, Any] | None:
+        reads.append(day)
+        return original(day)
+
+    monkeypatch.setattr(reader, "get", counted)
+
+    first = call(None, name="get-stats")
+    second = call(None, name="get-stats")
+
+    assert first == second
+    assert first[1]["sms"]["jobs"] == 27
+    assert reads == [DAY]
+
+
+def test_with_redis_down_the_same_answer_comes_from_the_database(
+    stack: Stack,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    cache_counts: list[dict[str, int]],
+) -> None:
+    # Given the answer with a working cache
+    store_days(stack.database, {"2026-11-02": (8, 7), "2026-11-24": (3, 3)})
+    redis.Redis.from_url(redis_url).flushdb()
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    expected = call(NOVEMBER)
+
+    # When the cache's address is a closed port
+    for cached in HTTP_CACHES:
+        cached.cache_clear()
+    get_settings.cache_clear()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    queries = count_queries()
+    started = time.monotonic()
+    answers = [call(NOVEMBER) for _ in range(3)]
+    elapsed = time.monotonic() - started
+
+    # Then every read is the database's answer, no error; the cache was tried once only
+    assert answers == [expected] * 3
+    assert queries.queries == 3
+    assert elapsed < 2.0
+    assert cache_counts[1:] == [{"error": 1}, {"bypass": 1}, {"bypass": 1}]
+
+
+def test_concurrent_readers_of_a_cold_range_make_one_query(stack: Stack, cache_url: str) -> None:
+    # Given a cold cache and a query that takes 300 ms
+    store_days(stack.database, {f"2026-10-{day:02d}": (day, day) for day in range(1, 32)})
+    queries = count_queries(delay=0.3)
+    history = wiring.stats_history(get_settings())
+    results: list[list[PeriodTotals]] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            results.append(history.range_summary(date(2026, 10, 1), date(2026, 10, 31), "month"))
+        except BaseException as error:  # the test reports it below
+            errors.append(error)
+
+    # When eight readers ask for the same range at once
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    # Then one of them queried the database, the others waited for its value
+    assert errors == []
+    assert len(results) == 8
+    assert queries.queries == 1
+    assert all(result == results[0] for result in results)
+    assert results[0][0].sms_jobs == sum(range(1, 32))
+    counts = history.cache.take_counts()
+    assert (counts["miss"], counts.get("wait_hit", 0)) == (8, 7)
+
+
+def test_a_redis_that_accepts_but_never_answers_costs_one_short_timeout(stack: Stack) -> None:
+    # Given a "Redis" that takes connections and never replies (a hung or overloaded node)
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        port = silent.getsockname()[1]
+        settings = get_settings().model_copy(
+            update={
+                "redis_url": f"redis://127.0.0.1:{port}/0",
+                "stats_cache_timeout_seconds": 0.2,
+            }
+        )
+        store_days(stack.database, {"2026-10-05": (4, 4)})
+        cached = stats_wiring.cached_history(stack.database, settings=settings)
+
+        # When a range is read twice
+        started = time.monotonic()
+        first = cached.range_summary(date(2026, 10, 1), date(2026, 10, 31), "day")
+        first_seconds = time.monotonic() - started
+        started = time.monotonic()
+        second = cached.range_summary(date(2026, 10, 1), date(2026, 10, 31), "day")
+        second_seconds = time.monotonic() - started
+    finally:
+        silent.close()
+
+    # Then both come from the database; the first paid the timeout (and its one retry), the
+    # second skipped the cache during the back-off
+    assert [p.sms_jobs for p in first] == [p.sms_jobs for p in second] == [4]
+    assert 0.2 <= first_seconds < 1.5
+    assert second_seconds < 0.2
+    assert cached.cache.take_counts() == {"error": 1, "bypass": 1}

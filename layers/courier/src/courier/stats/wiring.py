@@ -99,7 +99,10 @@ def build_stats_cache(settings: Settings, *, client: redis.Redis | None = None) 
         from courier.redis_connection import connect_redis
 
         def open_client() -> redis.Redis:
-            return connect_redis(settings, timeout_seconds=settings.stats_cache_timeout_seconds)
+            # No retry: a cache error is a database read, and a retry would double its cost.
+            return connect_redis(
+                settings, timeout_seconds=settings.stats_cache_timeout_seconds, retries=0
+            )
 
         cache = RedisStatsCache(open_client)
     return StatsReadCache(
@@ -119,16 +122,16 @@ def build_stats_cache(settings: Settings, *, client: redis.Redis | None = None) 
 
 
 def cached_history(
-    database: Database, client: redis.Redis | None, settings: Settings | None = None
+    database: Database, client: redis.Redis | None = None, settings: Settings | None = None
 ) -> CachedStatsHistory:
-    """The history's range reads through the cache on `client` (None: uncached), e.g. to time
-    cached against uncached reads: `.range_summary(first, last, group)` on this and on its
-    `.history` (the plain `MySqlStatsHistory`)."""
+    """The history's range reads through the stats cache, e.g. to time cached against uncached
+    reads: `.range_summary(first, last, group)` on this and on its `.history` (the plain
+    `MySqlStatsHistory`). The cache is on `client`, else on the settings' REDIS_URL (the
+    functions' client: short timeout, one retry), else off."""
     from courier.stats.history_store import MySqlStatsHistory
     from courier.stats.read_cache import CachedStatsHistory
 
-    settings = settings or get_settings()
-    cache = build_stats_cache(settings.model_copy(update={"redis_url": ""}), client=client)
+    cache = build_stats_cache(settings or get_settings(), client=client)
     return CachedStatsHistory(MySqlStatsHistory(database), cache)
 
 
