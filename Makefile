@@ -8,7 +8,7 @@
 #                  serverless rules, checkov, asl-validator on statemachines/*.asl.json + substitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
-#   make dev       the whole system locally: MiniStack + redis-server, template.yaml deployed
+#   make dev       the whole system locally: MiniStack, redis-server, MariaDB; template.yaml deployed
 #                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
 #   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
 #   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
@@ -357,7 +357,7 @@ bench: $(VENV_STAMP) redis-server
 # core), then `local-redis-restart` stops the redis-server of a local system while jobs flow.
 FAULTS_JOBS ?= 2000
 FAULTS_GROUP_A := redis or dies or poison
-faults: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server
+faults: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server mariadb-server
 	@dir=$$(mktemp -d); rc=0; start=$$(date +%s); \
 	FAULTS_JOBS=$(FAULTS_JOBS) $(VBIN)/pytest -q -s -p no:cacheprovider tests/faults \
 	  -k "$(FAULTS_GROUP_A)" > $$dir/a.log 2>&1 & a=$$!; \
@@ -378,7 +378,7 @@ deploy-web: $(VENV_STAMP)
 	$(VBIN)/python scripts/deploy_web.py --stack "$(STACK)" --region $(AWS_DEFAULT_REGION) $(DEPLOY_WEB_FLAGS)
 
 # The README's run command. Installs what it needs (first run: a minute or two), then starts.
-dev: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server
+dev: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server mariadb-server
 	@$(VBIN)/python -m local.runtime up $(if $(PORT),--port $(PORT))
 
 demo: $(VENV_STAMP)

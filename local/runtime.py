@@ -1,7 +1,7 @@
-"""The whole system on one machine: MiniStack and redis-server, with template.yaml deployed by sam.
+"""The whole system on one machine: MiniStack, redis-server, MariaDB; template.yaml deployed by sam.
 
     python -m local.runtime up        # make dev: start, deploy, seed, print, wait for Ctrl-C
-    python -m local.runtime env       # export lines for the running system (eval them)
+    python -m local.runtime env       # export lines (AWS_*, DATABASE_URL) for the running system
     python -m local.runtime stats     # run the stats batch for today and print the report
     python -m local.runtime alarms    # the stack's alarms and their states (local/alarms.py)
 
@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from local.database import LocalDatabase, without_password
 from local.redis_server import RedisServer, free_port
 from scripts.smoke import Endpoints
 
@@ -150,6 +151,9 @@ class LocalSystem:
     workdir: str
     tokens: dict[str, str] = field(default_factory=dict)
     startup_seconds: float = 0.0
+    # The private MariaDB standing in for Aurora (writer and SELECT-only reader accounts).
+    database_url: str = field(default="", repr=False)  # passwords: kept out of test output
+    database_reader_url: str = field(default="", repr=False)
 
     # ---- addresses
     @property
@@ -290,6 +294,8 @@ class LocalSystem:
                 "workdir": self.workdir,
                 "tokens": self.tokens,
                 "startup_seconds": self.startup_seconds,
+                "database_url": self.database_url,
+                "database_reader_url": self.database_reader_url,
                 "pid": os.getpid(),
             },
             indent=2,
@@ -311,6 +317,8 @@ class LocalSystem:
                 workdir=data["workdir"],
                 tokens=data.get("tokens", {}),
                 startup_seconds=data.get("startup_seconds", 0.0),
+                database_url=data.get("database_url", ""),
+                database_reader_url=data.get("database_reader_url", ""),
             )
         raise SystemExit(f"{path} is stale (its process is gone): start the system with `make dev`")
 
@@ -328,8 +336,23 @@ def local_parameter_overrides() -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
+def deploy_parameter_overrides(system: LocalSystem) -> dict[str, str]:
+    """The `local` overrides plus this run's addresses: Redis, MariaDB, the emulator's APIs."""
+    overrides = local_parameter_overrides()
+    overrides.update(
+        ExternalRedisUrl=system.redis_url,
+        DatabaseAccess="external",
+        ExternalDatabaseUrl=system.database_url,
+        ExternalDatabaseReaderUrl=system.database_reader_url,
+        ChatConnectionsEndpoint=f"{system.endpoint}/_aws/execute-api/{{apiId}}/{{stage}}",
+        SandboxOutboxPath=str(system.outbox),
+    )
+    return overrides
+
+
 class LocalRuntime:
-    """Starts redis-server and MiniStack, builds and deploys the stack, seeds it; stops it all."""
+    """Starts redis-server, MariaDB and MiniStack, builds and deploys the stack, seeds it; stops
+    it all."""
 
     def __init__(
         self,
@@ -350,6 +373,7 @@ class LocalRuntime:
         self._redis = ExitStack()
         # Public: the fault suite stops and starts it to take Redis away from the functions.
         self.redis: RedisServer | None = None
+        self.database: LocalDatabase | None = None
         self._ministack: subprocess.Popen[bytes] | None = None
         self._workdir: str | None = None
         self.system: LocalSystem | None = None
@@ -373,6 +397,9 @@ class LocalRuntime:
         port = free_port(self._port or DEFAULT_PORT)
         endpoint = f"http://127.0.0.1:{port}"
 
+        # MariaDB starts and is migrated in a thread while the steps below run.
+        self.database = LocalDatabase()
+        self.database.start_in_background()
         with self._step("redis-server and MiniStack started"):
             self.redis = RedisServer("--logfile", str(workdir / "redis.log"))
             self._redis.callback(self.redis.close)
@@ -385,8 +412,15 @@ class LocalRuntime:
             self._build(tools, workdir)
         with self._step("MiniStack answering"):
             wait_until(lambda: self._ministack_ready(endpoint), timeout=60, what="MiniStack")
+        with self._step("MariaDB started and migrated"):
+            self.database.wait()
         system = LocalSystem(
-            endpoint=endpoint, redis_url=redis_url, outputs={}, workdir=str(workdir)
+            endpoint=endpoint,
+            redis_url=redis_url,
+            outputs={},
+            workdir=str(workdir),
+            database_url=self.database.writer_url,
+            database_reader_url=self.database.reader_url,
         )
         with self._step("sam deploy --config-env local"):
             self._deploy(tools, system)
@@ -490,12 +524,7 @@ class LocalRuntime:
         )
 
     def _deploy(self, tools: Toolchain, system: LocalSystem) -> None:
-        overrides = local_parameter_overrides()
-        overrides.update(
-            ExternalRedisUrl=system.redis_url,
-            ChatConnectionsEndpoint=f"{system.endpoint}/_aws/execute-api/{{apiId}}/{{stage}}",
-            SandboxOutboxPath=str(system.outbox),
-        )
+        overrides = deploy_parameter_overrides(system)
         self._run(
             [
                 str(tools.sam),
@@ -559,6 +588,9 @@ class LocalRuntime:
         _stop_process_group(self._ministack)
         self._ministack = None
         self._redis.close()
+        if self.database is not None:
+            self.database.close()
+            self.database = None
         if self._state_file is not None:
             with suppress(FileNotFoundError):
                 self._state_file.unlink()
@@ -656,6 +688,10 @@ def summary(system: LocalSystem) -> str:
             f"  WebSocket       {system.websocket_url}?ticket=<ticket>",
             f"  ticket          POST {system.api_base}/chat/tickets, Authorization: Bearer <token>",
             f"  HTTP API        {system.api_base}",
+            f"  stats page      {system.web_url.replace('chat.html', 'stats.html')}",
+            f"  database        {without_password(system.database_url)} (MariaDB, the writer)",
+            f"                  {without_password(system.database_reader_url)} (the reader)",
+            "                  (with passwords: .venv/bin/python -m local.runtime env)",
             f"  token alice     {system.tokens.get('alice', '')}",
             f"  token bob       {system.tokens.get('bob', '')}",
             f"                  (rooms: {', '.join(DEMO_ROOMS)}; paste one into the web page)",
@@ -713,6 +749,13 @@ def _env(args: argparse.Namespace) -> int:
         "AWS_DEFAULT_REGION",
     ):
         print(f"export {key}={shlex.quote(system.aws_env()[key])}")
+    # The stats history's database, as the functions reach it (courier.settings reads these).
+    for key, url in (
+        ("DATABASE_URL", system.database_url),
+        ("DATABASE_READER_URL", system.database_reader_url),
+    ):
+        if url:
+            print(f"export {key}={shlex.quote(url)}")
     return 0
 
 

@@ -1,10 +1,8 @@
 // Daily statistics page: GET {apiBase}/stats/{date} -> the DailyStats numbers
 // (layers/courier/src/courier/stats/report.py), rendered as tables and an SVG chart.
 import { loadConfig } from "./config.js";
-
-const SERVICE_TIMEZONE = "Asia/Seoul";
-const SVG_NS = "http://www.w3.org/2000/svg";
-const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+import { el, empty, fmt, svg, table } from "./stats-figures.js";
+import { DAY_RE, todayInService, yesterdayInService } from "./service-days.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -26,83 +24,11 @@ const ui = {
 let config = null;
 let inFlight = null;
 
-const numberFormat = new Intl.NumberFormat();
-const fmt = (value) => (typeof value === "number" && Number.isFinite(value) ? numberFormat.format(value) : "—");
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function svg(tag, attributes, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
-
-// ---------------------------------------------------------------- dates
-
-function todayIn(timeZone) {
-  // en-CA formats as YYYY-MM-DD.
-  return new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-  }).format(new Date());
-}
-
-function addDays(day, delta) {
-  const [y, m, d] = day.split("-").map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d + delta));
-  return date.toISOString().slice(0, 10);
-}
-
-function yesterdayInService() {
-  return addDays(todayIn(SERVICE_TIMEZONE), -1);
-}
-
 // ---------------------------------------------------------------- rendering
 
 function setStatus(text, kind) {
   ui.status.textContent = text;
   ui.status.classList.toggle("error", kind === "error");
-}
-
-function table(caption, headers, rows, { numericFrom = 1 } = {}) {
-  const t = el("table", "figures");
-  if (caption) t.append(el("caption", "visually-hidden", caption));
-  const head = el("thead");
-  const headRow = el("tr");
-  headers.forEach((header, index) => {
-    const th = el("th", index >= numericFrom ? "num" : "", header);
-    th.scope = "col";
-    headRow.append(th);
-  });
-  head.append(headRow);
-  const body = el("tbody");
-  for (const row of rows) {
-    const tr = el("tr");
-    row.forEach((cell, index) => {
-      if (index === 0) {
-        const th = el("th", "", cell);
-        th.scope = "row";
-        tr.append(th);
-      } else {
-        tr.append(el("td", index >= numericFrom ? "num" : "", typeof cell === "number" ? fmt(cell) : cell));
-      }
-    });
-    body.append(tr);
-  }
-  t.append(head, body);
-  return t;
-}
-
-function empty(text) {
-  return el("p", "empty muted", text);
 }
 
 function entries(object) {
@@ -334,7 +260,7 @@ ui.date.addEventListener("change", () => {
 async function main() {
   config = await loadConfig();
   const yesterday = yesterdayInService();
-  ui.date.max = todayIn(SERVICE_TIMEZONE);
+  ui.date.max = todayInService();
   const requested = new URLSearchParams(window.location.search).get("date");
   ui.date.value = requested && DAY_RE.test(requested) ? requested : yesterday;
   load(ui.date.value);

@@ -7,11 +7,13 @@ would (status records, the DLQ, the sandbox outbox, the report in S3).
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from local.redis_server import free_port
 from local.runtime import STACK_NAME as LOCAL_STACK
@@ -77,3 +79,30 @@ def ledger(local_system: LocalSystem) -> Ledger:
             "OPTED_OUT" if failed else None,
         )
     return book
+
+
+# Debian's Chromium, never a downloaded browser. The background-networking flags keep it from
+# dialling Google's hosts, which this machine's closed network refuses.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is not installed: `make tools` installs it"
+    # Playwright gives the browser a fresh temporary profile and removes it on close.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()

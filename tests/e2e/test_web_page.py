@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from local.demo import chat_client
 from local.runtime import LocalSystem
 from tests.e2e.conftest import Ledger
-
-# Debian's Chromium, never a downloaded browser. The background-networking flags keep it from
-# dialling Google's hosts, which this machine's closed network refuses.
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is not installed: `make tools` installs it"
-    # Playwright gives the browser a fresh temporary profile and removes it on close.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_FLAGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 def test_the_chat_page_connects_with_a_token_and_a_second_client_receives_its_message(

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from local.runtime import LocalSystem, local_parameter_overrides, summary
+from local.database import without_password
+from local.runtime import (
+    LocalSystem,
+    deploy_parameter_overrides,
+    local_parameter_overrides,
+    main,
+    summary,
+)
 from tests.harness import template
 
 
@@ -32,6 +39,8 @@ def _system() -> LocalSystem:
         workdir="/tmp/courier-local-x",
         tokens={"alice": "token-a", "bob": "token-b"},
         startup_seconds=41.5,
+        database_url="mysql://courier_app:writer-secret@127.0.0.1:41234/courier",
+        database_reader_url="mysql://courier_reader:reader-secret@127.0.0.1:41234/courier",
     )
 
 
@@ -40,6 +49,25 @@ def test_every_local_override_is_a_template_parameter_with_an_allowed_value() ->
     overrides = local_parameter_overrides()
     parameters = _template_parameters()
     # Then each override names a real parameter and, where values are listed, an allowed one
+    for name, value in overrides.items():
+        assert name in parameters, f"{name} is not a template parameter"
+        allowed = parameters[name].get("AllowedValues")
+        if allowed is not None:
+            assert value in [str(v) for v in allowed], f"{name}={value} is not one of {allowed}"
+
+
+def test_the_deploy_points_the_functions_at_this_runs_redis_and_mariadb() -> None:
+    # Given a started system's addresses and the template's parameters
+    system = _system()
+    parameters = _template_parameters()
+    # When the runtime builds its deploy's parameter overrides
+    overrides = deploy_parameter_overrides(system)
+    # Then the functions reach the private MariaDB by URL (writer and reader) and its Redis
+    assert overrides["DatabaseAccess"] == "external"
+    assert overrides["ExternalDatabaseUrl"] == system.database_url
+    assert overrides["ExternalDatabaseReaderUrl"] == system.database_reader_url
+    assert overrides["ExternalRedisUrl"] == system.redis_url
+    # And each override is a template parameter with an allowed value
     for name, value in overrides.items():
         assert name in parameters, f"{name} is not a template parameter"
         allowed = parameters[name].get("AllowedValues")
@@ -92,8 +120,37 @@ def test_the_summary_names_urls_tokens_queues_and_commands() -> None:
         "sms send --to",
         "python -m local.runtime stats",
         "started in 41.5s",
+        "mysql://courier_app:***@127.0.0.1:41234/courier",
     ):
         assert expected in text
+    # The database passwords are left to `python -m local.runtime env`
+    assert "writer-secret" not in text
+    assert "reader-secret" not in text
+
+
+def test_env_prints_the_database_urls_of_the_running_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the state file of a running system (this process stands in for it)
+    system = _system()
+    state = tmp_path / "state.json"
+    state.write_text(system.to_json())
+    load = LocalSystem.from_state_file
+    monkeypatch.setattr(LocalSystem, "from_state_file", lambda: load(state))
+    # When `python -m local.runtime env` runs
+    assert main(["env"]) == 0
+    # Then its export lines name the emulator and both database URLs, passwords included
+    lines = capsys.readouterr().out.splitlines()
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4566" in lines
+    assert f"export DATABASE_URL={system.database_url}" in lines
+    assert f"export DATABASE_READER_URL={system.database_reader_url}" in lines
+
+
+def test_a_printed_database_url_hides_only_the_password() -> None:
+    url = "mysql://courier_app:s3cret@127.0.0.1:3307/courier"
+    assert without_password(url) == "mysql://courier_app:***@127.0.0.1:3307/courier"
+    assert without_password("mysql://reader@db:3306/courier") == "mysql://reader@db:3306/courier"
+    assert without_password("") == ""
 
 
 def test_make_demo_without_a_running_system_says_how_to_start_one(tmp_path: Path) -> None:
