@@ -349,7 +349,7 @@ smoke: $(VENV_STAMP)
 	esac
 
 # ---- other entry points ----------------------------------------------------
-bench: $(VENV_STAMP) redis-server
+bench: $(VENV_STAMP) redis-server mariadb-server
 	$(VBIN)/python bench/run_all.py $(BENCH)
 
 # The SMS fault suite (docs/sms-pipeline.md, "Guarantees"). `make test` runs the in-process

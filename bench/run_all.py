@@ -20,7 +20,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-BENCHMARKS = ("cold_import", "sms_batch", "sms_throughput", "chat_fanout", "stats")
+BENCHMARKS = ("cold_import", "sms_batch", "sms_throughput", "chat_fanout", "stats", "stats_range")
 TIMEOUT_SECONDS = 900
 
 
