@@ -344,3 +344,49 @@ def test_chat_fold_output_is_pinned(page_size: int) -> None:
     tally = fold_chat(pages(records, page_size))
     assert tally.model_dump_json() == reference_chat_fold(records).model_dump_json()
     assert partial_digest("chat", tally) == PINNED_CHAT_DIGEST
+
+
+def test_odd_values_in_the_middle_of_a_page_are_counted_as_one_by_one() -> None:
+    # Given a page whose fourth and seventh records hold values the fast loop cannot take
+    records = random_sms(random.Random(3), 10)
+    records[3]["status"] = ["not", "hashable"]
+    records[6]["parts"] = "2"
+    records[6]["priority"] = Decimal("1.0")
+    # When it is folded, then it counts as the record-by-record oracle does
+    tally = fold_sms([records], zone=SEOUL)
+    assert tally.model_dump_json() == reference_sms_fold(records, SEOUL).model_dump_json()
+    assert tally.by_status["['not', 'hashable']"] == 1
+
+
+@pytest.mark.parametrize(
+    ("odd", "error"),
+    [
+        ({"created_at": "yesterday"}, ValueError),
+        ({"created_at": Decimal(5)}, ValueError),
+        ({"parts": "two"}, ValueError),
+        ({"created_at": None, "sk_time": None}, ValueError),
+        ({"created_at": None, "sk_time": ["a", "list"]}, ValueError),
+    ],
+)
+def test_a_record_that_cannot_be_read_fails_the_fold(
+    odd: dict[str, Any], error: type[Exception]
+) -> None:
+    # Given a page with one unreadable record among good ones
+    records = random_sms(random.Random(4), 5)
+    records[2].update(odd)
+    # When it is folded, then the fold fails (nothing is counted silently)
+    with pytest.raises(error):
+        fold_sms([records], zone=SEOUL)
+
+
+def test_times_without_a_minute_to_cut_at_keep_the_fold_exact() -> None:
+    # Given more distinct times of another shape (a space, not "T") than the fold holds as keys
+    start = datetime(2026, 11, 23, 15, tzinfo=UTC)
+    records = [
+        sms_record(created_at=(start + timedelta(seconds=7 * n)).isoformat(sep=" "))
+        for n in range(12_000)
+    ]
+    # When they are folded, then every one is in its Seoul hour
+    tally = fold_sms(pages(records, 1000), zone=SEOUL)
+    assert tally.by_hour == reference_sms_fold(records, SEOUL).by_hour
+    assert sum(tally.by_hour) == 12_000
