@@ -5,6 +5,7 @@
 import { loadConfig } from "./config.js";
 import { el, empty, fmt, percent, svg, table } from "./stats-figures.js";
 import { addDays, DAY_RE, todayInService, yesterdayInService } from "./service-days.js";
+import { FORBIDDEN, linkParams, statsRequester } from "./stats-request.js";
 
 const GROUPS = ["day", "week", "month"];
 const DEFAULT_DAYS = 30;
@@ -29,7 +30,7 @@ const ui = {
 };
 
 let config = null;
-let inFlight = null;
+const request = statsRequester(ui.report);
 
 // ---------------------------------------------------------------- messages
 
@@ -170,17 +171,6 @@ function render(body) {
 
 // ---------------------------------------------------------------- loading
 
-async function errorMessage(response) {
-  // The API answers a bad request with {"code", "message"}: its message says what to fix.
-  try {
-    const body = await response.json();
-    if (body && typeof body.message === "string" && body.message) return body.message;
-  } catch {
-    // not JSON: fall through to the status line
-  }
-  return `HTTP ${response.status} ${response.statusText}`.trim();
-}
-
 async function load(from, to, group) {
   clearMessages();
   if (!DAY_RE.test(from) || !DAY_RE.test(to)) {
@@ -190,56 +180,36 @@ async function load(from, to, group) {
   }
   // The order of the days and the length of the range are the API's to check: one rule, and
   // its message is shown as it is.
-  if (inFlight) inFlight.abort();
-  const controller = new AbortController();
-  inFlight = controller;
-  ui.report.hidden = true;
-  ui.report.setAttribute("aria-busy", "true");
   ui.status.textContent = `Loading ${from} to ${to} by ${group}…`;
-  const url = new URL(window.location.href);
-  url.searchParams.set("from", from);
-  url.searchParams.set("to", to);
-  url.searchParams.set("group", group);
-  window.history.replaceState(null, "", url);
+  linkParams({ from, to, group });
   const query = new URLSearchParams({ from, to, group });
-  try {
-    const response = await fetch(`${config.apiBase}/stats?${query}`, {
-      headers: { Accept: "application/json" },
-      signal: controller.signal,
-    });
-    if (response.status === 400) {
-      showError(`Cannot show that range: ${await errorMessage(response)}`, { fields: [ui.from, ui.to] });
+  const answer = await request(`${config.apiBase}/stats?${query}`);
+  switch (answer.outcome) {
+    case "aborted":
       return;
-    }
-    if (response.status === 401 || response.status === 403) {
-      showError(`Not allowed to read the statistics (HTTP ${response.status}): the stats API needs an authorised request.`);
+    case "forbidden":
+      showError(FORBIDDEN(answer.status));
       return;
-    }
-    if (!response.ok) {
-      showError(`Could not load the statistics: ${await errorMessage(response)}`);
+    case "http":
+      if (answer.status === 400) {
+        showError(`Cannot show that range: ${answer.message}`, { fields: [ui.from, ui.to] });
+      } else {
+        showError(`Could not load the statistics: ${answer.message}`);
+      }
       return;
-    }
-    let body;
-    try {
-      body = await response.json();
-    } catch {
+    case "not_json":
       showError("Could not load the statistics: the answer was not JSON.");
       return;
-    }
-    if (!body || typeof body !== "object" || !Array.isArray(body.periods)) {
-      showError("Could not load the statistics: unexpected answer.");
+    case "network":
+      showError(`Could not reach the API: ${answer.message}`);
       return;
-    }
-    render({ ...body, from: body.from || from, to: body.to || to, group: body.group || group });
-  } catch (error) {
-    if (error.name === "AbortError") return;
-    showError(`Could not reach the API: ${error.message}`);
-  } finally {
-    if (inFlight === controller) {
-      inFlight = null;
-      ui.report.removeAttribute("aria-busy");
-    }
   }
+  const body = answer.body;
+  if (!body || typeof body !== "object" || !Array.isArray(body.periods)) {
+    showError("Could not load the statistics: unexpected answer.");
+    return;
+  }
+  render({ ...body, from: body.from || from, to: body.to || to, group: body.group || group });
 }
 
 ui.form.addEventListener("submit", (event) => {

@@ -3,6 +3,7 @@
 import { loadConfig } from "./config.js";
 import { el, empty, fmt, svg, table } from "./stats-figures.js";
 import { DAY_RE, todayInService, yesterdayInService } from "./service-days.js";
+import { FORBIDDEN, linkParams, statsRequester } from "./stats-request.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -22,7 +23,7 @@ const ui = {
 };
 
 let config = null;
-let inFlight = null;
+const request = statsRequester(ui.report);
 
 // ---------------------------------------------------------------- rendering
 
@@ -191,61 +192,37 @@ async function load(day) {
     setStatus("Pick a day.", "error");
     return;
   }
-  if (inFlight) inFlight.abort();
-  const controller = new AbortController();
-  inFlight = controller;
-  ui.report.hidden = true;
-  ui.report.setAttribute("aria-busy", "true");
   setStatus(`Loading statistics for ${day}…`);
-  const url = new URL(window.location.href);
-  url.searchParams.set("date", day);
-  window.history.replaceState(null, "", url);
-  try {
-    const response = await fetch(`${config.apiBase}/stats/${encodeURIComponent(day)}`, {
-      headers: { Accept: "application/json" },
-      signal: controller.signal,
-    });
-    if (response.status === 404) {
-      setStatus(`No statistics for that day (${day}). The daily batch may not have run yet.`);
+  linkParams({ date: day });
+  const answer = await request(`${config.apiBase}/stats/${encodeURIComponent(day)}`);
+  switch (answer.outcome) {
+    case "aborted":
       return;
-    }
-    if (response.status === 401 || response.status === 403) {
-      // The stats route sits behind the HTTP API's IAM (SigV4) authorizer; a browser request
-      // carries no signature unless the deployment opens this route to the site.
-      setStatus(
-        `Not allowed to read the statistics (HTTP ${response.status}): the stats API needs an authorised request.`,
-        "error",
-      );
+    case "forbidden":
+      setStatus(FORBIDDEN(answer.status), "error");
       return;
-    }
-    if (!response.ok) {
-      setStatus(`Could not load the statistics: HTTP ${response.status} ${response.statusText}`.trim(), "error");
+    case "http":
+      if (answer.status === 404) {
+        setStatus(`No statistics for that day (${day}). The daily batch may not have run yet.`);
+      } else {
+        setStatus(`Could not load the statistics: ${answer.message}`, "error");
+      }
       return;
-    }
-    let body;
-    try {
-      body = await response.json();
-    } catch {
+    case "not_json":
       setStatus("Could not load the statistics: the answer was not JSON.", "error");
       return;
-    }
-    const stats = unwrap(body);
-    if (!stats) {
-      // (An API error body is {"code", "message"}.)
-      setStatus("Could not load the statistics: unexpected answer.", "error");
+    case "network":
+      setStatus(`Could not reach the API: ${answer.message}`, "error");
       return;
-    }
-    render(stats);
-    setStatus(`Statistics for ${stats.date || day}.`);
-  } catch (error) {
-    if (error.name === "AbortError") return;
-    setStatus(`Could not reach the API: ${error.message}`, "error");
-  } finally {
-    if (inFlight === controller) {
-      inFlight = null;
-      ui.report.removeAttribute("aria-busy");
-    }
   }
+  const stats = unwrap(answer.body);
+  if (!stats) {
+    // (An API error body is {"code", "message"}.)
+    setStatus("Could not load the statistics: unexpected answer.", "error");
+    return;
+  }
+  render(stats);
+  setStatus(`Statistics for ${stats.date || day}.`);
 }
 
 ui.form.addEventListener("submit", (event) => {
