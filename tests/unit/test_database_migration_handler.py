@@ -16,22 +16,16 @@ from courier import custom_resource
 from courier.data import bootstrap
 from courier.data.bootstrap import BootstrapResult
 from courier.data.errors import DatabaseNotConfigured
-from tests.harness import FakeLambdaContext
+from tests.harness import FakeLambdaContext, load_event
 
 STACK_ID = "arn:aws:cloudformation:ap-northeast-2:123456789012:stack/courier-dev/0a1b2c3d"
 
 
 def request(request_type: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "RequestType": request_type,
-        "ResponseURL": "https://cloudformation-custom-resource-response.example/signed",
-        "StackId": STACK_ID,
-        "RequestId": "req-1",
-        "LogicalResourceId": "DatabaseMigrations",
-        "ResourceType": "Custom::DatabaseMigrations",
-        "ResourceProperties": {"ServiceToken": "arn", "LayerVersion": "arn:layer:7"},
-        **extra,
-    }
+    """The events/data file of that request type (`sam local invoke` uses the same files)."""
+    known = request_type in ("Create", "Update", "Delete")
+    event = load_event(f"data/migrations-{request_type.lower() if known else 'create'}.json")
+    return {**event, "RequestType": request_type, **extra}
 
 
 class Responses:
