@@ -1,4 +1,4 @@
-"""One chat send to a room of 1,000 members: our `ChatChannel` against the AWS samples' pattern.
+"""Chat sends through the room index (Redis) against the same worker pool fed by a table Scan.
 
 `@connections` is modelled as I/O latency: every `PostToConnection` is one `time.sleep(post_ms)`
 (default 5 ms; the sleep releases the GIL as a socket wait does) in `SimulatedConnections`, which
@@ -11,26 +11,29 @@ records each post. Both sides post through that same poster.
   members from Redis, the `Fanout` to them on CHAT_FANOUT_WORKERS threads (default 32), the ack.
   Every connection is registered through `RoomState.open_session` + `RoomState.join` (the keys the
   channel reads), queued on Redis pipelines for speed.
-* baseline: the pattern of AWS's WebSocket chat samples, made room-aware: every connection is an
-  item of a DynamoDB table (moto, key `connection_id`, plus its `room` and `user_name`); a send
-  Scans the whole table (paginated, FilterExpression on the room: it still reads every item) and
-  posts to each matching connection one after another, through the same poster.
+* baseline: the same worker pool fed by the AWS samples' data model. Every connection is an item
+  of a DynamoDB table (moto, key `connection_id`, plus its `room` and `user_name`); a send reads
+  the sender's name (GetItem), Scans the whole table (paginated, FilterExpression on the room: it
+  still reads every item) and hands the ids to the real `Fanout` with the same
+  CHAT_FANOUT_WORKERS, through the same poster. So the two sides differ in how the members are
+  found (and ours also does the rest of a real send, which only counts against ours).
 
-Measured twice: with 10,000 other connections (in 100 other rooms), then after adding 90,000 more
-(100,000 others). Medians of interleaved runs (ours 5, baseline 3 per size) after one warm-up
-send of ours and one warm-up scan of the baseline. Every run must post exactly one frame to each
-of the 1,000 members (ours: the message to 999, the ack to the sender; the baseline: the message
-to all 1,000, the sender included, as the Node sample does) and nothing to anyone else. The heap
-is collected before every timed run, and frozen after each registration (see `grow`).
+Two rooms: `lobby` (1,000 members, with 10,000 other connections in 100 other rooms), then
+`hall` (10,000 members, registered after the lobby's runs; the lobby's members and the others
+stay). Medians of interleaved runs (ours 5, baseline 3 per room) after one warm-up send of ours
+and one warm-up scan of the baseline. Every run must post exactly one frame to each member
+(ours: the message to the others, the ack to the sender; the baseline: the message to all, the
+sender included, as the Node sample does) and nothing to anyone else. The heap is collected
+before every timed run, and frozen after each registration (see `grow`).
 
 The baseline's Scan runs on moto, in this process, and costs far more CPU than DynamoDB's own
-time (moto sorts every item by key with Python comparisons on each Scan page), most of all with
-100,000 others; its time is printed apart (`baseline_scan_ms`, `baseline_100k_scan_ms`), and the
-detail lines give the speedup on the posts alone. See docs/benchmarks.md.
+time (moto sorts every item by key on each Scan page); it is printed apart (`baseline_scan_ms`),
+and the speedup has no target for that reason. See docs/benchmarks.md.
 
-Targets: `speedup = baseline_ms / ours_ms >= 10` (10,000 others) and
-`ours_growth = ours_100k_ms / ours_ms <= 1.5`. Prints `bench fanout: ...`; exits 1 when a target
-is missed (and fails when a run delivers wrongly).
+Target: `ms_10k <= 1500`, ours' send to the 10,000-member room. By arithmetic (a sanity check,
+not a measurement) 9,999 posts on W workers at 5 ms take at least ceil(9,999 / W) x 5 ms, plus
+the ack: 1,570 ms with the default 32 workers, so the target needs >= 34 (`--workers`). Prints
+`bench fanout: ...`; exits 1 when the target is missed (and fails when a run delivers wrongly).
 """
 
 from __future__ import annotations
@@ -74,19 +77,19 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
     from courier.chat.channel import ChatChannel
-    from courier.chat.fanout import ConnectionPoster
+    from courier.chat.fanout import Fanout
     from courier.settings import Settings
 
 MEMBERS = 1_000
 OTHERS = 10_000
-OTHERS_LARGE = 100_000
 OTHER_ROOMS = 100
 ROOM = "lobby"
+MEMBERS_10K = 10_000
+ROOM_10K = "hall"
 POST_MS = 5.0
 RUNS = 5
 BASELINE_RUNS = 3
-TARGET_SPEEDUP = 10.0
-TARGET_GROWTH = 1.5
+TARGET_MS_10K = 1_500.0
 CONNECTIONS_TABLE = "ChatConnections"
 MESSAGES_TABLE = "ChatMessages"
 SAMPLE_TABLE = "SampleConnections"  # the baseline's table: the same key schema as ChatConnections
@@ -187,27 +190,17 @@ def populate_sample(table: Table, entries: Sequence[tuple[int, str]]) -> None:
             )
 
 
-def sample_sendmessage(table: Table, poster: ConnectionPoster, sender: str, body: str) -> float:
-    """The samples' sendmessage, room-aware: Scan every connection, post to each in turn.
-
-    As `handle_message` in the AWS SDK for Python example (lambda_chat.py): the sender's name
-    (GetItem), one Scan for the connection ids (here paginated and filtered on the room), then
-    one `PostToConnection` after another, deleting a connection that is gone. Returns the seconds
-    the GetItem + Scan took (the rest is the posts).
-    """
+def sample_members(table: Table, sender: str, room: str) -> tuple[str, list[str]]:
+    """The samples' reads: the sender's name (GetItem), then every page of a Scan for the room's
+    connection ids (FilterExpression on the room: DynamoDB still reads every item)."""
     from boto3.dynamodb.conditions import Attr
 
-    from courier.chat.fanout import GoneConnection
-
-    request = json.loads(body)
-    start = time.perf_counter()
     item = table.get_item(Key={"connection_id": sender}).get("Item") or {}
     user_name = str(item.get("user_name", "guest"))
-    post_data = f"{user_name}: {request['data']}".encode()
     connection_ids: list[str] = []
     scan: dict[str, Any] = {
         "ProjectionExpression": "connection_id",
-        "FilterExpression": Attr("room").eq(request["room"]),
+        "FilterExpression": Attr("room").eq(room),
     }
     while True:
         page = table.scan(**scan)
@@ -215,13 +208,36 @@ def sample_sendmessage(table: Table, poster: ConnectionPoster, sender: str, body
         if "LastEvaluatedKey" not in page:
             break
         scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return user_name, connection_ids
+
+
+def sample_sendmessage(table: Table, fanout: Fanout, sender: str, body: str) -> float:
+    """The samples' sendmessage, room-aware, posting on our worker pool instead of in turn.
+
+    As `handle_message` in the AWS SDK for Python example (lambda_chat.py): the sender's name,
+    the connection ids from a Scan, then a post to each, deleting a connection that is gone;
+    the posts go through the real `Fanout` (the same pool size as ours). Returns the seconds the
+    GetItem + Scan took (the rest is the posts).
+    """
+    request = json.loads(body)
+    start = time.perf_counter()
+    user_name, connection_ids = sample_members(table, sender, request["room"])
     scanned = time.perf_counter() - start
-    for cid in connection_ids:
-        try:
-            poster.post(cid, post_data)
-        except GoneConnection:
-            table.delete_item(Key={"connection_id": cid})
+    result = fanout.send(connection_ids, f"{user_name}: {request['data']}".encode())
+    for cid in result.gone:
+        table.delete_item(Key={"connection_id": cid})
     return scanned
+
+
+@dataclass(frozen=True)
+class Room:
+    name: str
+    sender_index: int
+    members: frozenset[str]
+
+    @property
+    def sender(self) -> str:
+        return connection_id(self.sender_index)
 
 
 @dataclass
@@ -237,9 +253,8 @@ class Stack:
     channel: ChatChannel
     poster: SimulatedConnections
     sample_table: Table
+    sample_fanout: Fanout  # the baseline's pool: the same class and size as the channel's
     meter: EmulatorMeter
-    sender: str
-    members: frozenset[str]
 
 
 def timed(stack: Stack, run: Callable[[], float]) -> tuple[Sample, list[tuple[str, bytes]]]:
@@ -270,22 +285,22 @@ def check_one_each(posts: list[tuple[str, bytes]], members: frozenset[str], side
         raise RuntimeError(f"{side}: {len(repeated)} members got more than one post")
 
 
-def ours_once(stack: Stack) -> Sample:
+def ours_once(stack: Stack, room: Room) -> Sample:
     """One timed send through the channel; raises unless each member got exactly its frame."""
     from courier.chat.frames import SendFrame
 
     client_msg_id = f"bench-{uuid.uuid4().hex[:16]}"
-    frame = SendFrame(room=ROOM, text=TEXT, client_msg_id=client_msg_id)
+    frame = SendFrame(room=room.name, text=TEXT, client_msg_id=client_msg_id)
     counts_before = dict(stack.channel.counts)
 
     def run() -> float:
-        stack.channel.handle(stack.sender, frame)
+        stack.channel.handle(room.sender, frame)
         return 0.0
 
     sample, posts = timed(stack, run)
-    check_one_each(posts, stack.members, "ours")
+    check_one_each(posts, room.members, "ours")
     events = {cid: json.loads(data) for cid, data in posts}
-    ack = events.pop(stack.sender)
+    ack = events.pop(room.sender)
     if ack.get("type") != "ack" or ack.get("duplicate") or ack["client_msg_id"] != client_msg_id:
         raise RuntimeError(f"ours: the sender got {ack} instead of its ack")
     wrong = [
@@ -299,7 +314,7 @@ def ours_once(stack: Stack) -> Sample:
     if wrong:
         raise RuntimeError(f"ours: {len(wrong)} members got another frame, e.g. {wrong[0]}")
     counts = stack.channel.counts
-    if counts.get("Deliveries", 0) - counts_before.get("Deliveries", 0) != len(stack.members):
+    if counts.get("Deliveries", 0) - counts_before.get("Deliveries", 0) != len(room.members):
         raise RuntimeError(f"ours: the channel counted other deliveries: {counts}")
     for name in ("DeliveryFailures", "ConnectionsPruned", "DuplicateSends"):
         if counts.get(name, 0) != counts_before.get(name, 0):
@@ -307,15 +322,16 @@ def ours_once(stack: Stack) -> Sample:
     return sample
 
 
-def baseline_once(stack: Stack) -> Sample:
+def baseline_once(stack: Stack, room: Room) -> Sample:
     """One timed sample sendmessage; raises unless each member got the message exactly once."""
     text = f"{TEXT} [{uuid.uuid4().hex[:8]}]"
-    body = json.dumps({"action": "sendmessage", "room": ROOM, "data": text})
+    body = json.dumps({"action": "sendmessage", "room": room.name, "data": text})
     sample, posts = timed(
-        stack, lambda: sample_sendmessage(stack.sample_table, stack.poster, stack.sender, body)
+        stack,
+        lambda: sample_sendmessage(stack.sample_table, stack.sample_fanout, room.sender, body),
     )
-    check_one_each(posts, stack.members, "baseline")
-    expected = f"User 0: {text}".encode()  # the sender is connection 0
+    check_one_each(posts, room.members, "baseline")
+    expected = f"User {room.sender_index}: {text}".encode()
     if any(data != expected for _, data in posts):
         raise RuntimeError("baseline: a member got other data")
     return sample
@@ -323,9 +339,11 @@ def baseline_once(stack: Stack) -> Sample:
 
 @dataclass
 class Phase:
+    room: Room
     others: int
     ours: list[Sample]
     baseline: list[Sample]
+    index_ms: float = 0.0  # the room's members from Redis alone (`RoomState.members`)
 
     @property
     def ours_ms(self) -> float:
@@ -339,22 +357,41 @@ class Phase:
     def scan_ms(self) -> float:
         return median([s.scan_ms for s in self.baseline])
 
+    @property
+    def ours_cpu_ms(self) -> float:
+        return median([s.cpu_ms for s in self.ours])
 
-def measure(stack: Stack, others: int, runs: int, baseline_runs: int) -> Phase:
+
+def measure(stack: Stack, room: Room, others: int, runs: int, baseline_runs: int) -> Phase:
     """`runs` sends of ours and `baseline_runs` of the baseline, interleaved."""
-    phase = Phase(others, [], [])
+    phase = Phase(room, others, [], [])
     for index in range(max(runs, baseline_runs)):
         if index < runs:
-            phase.ours.append(ours_once(stack))
+            phase.ours.append(ours_once(stack, room))
         if index < baseline_runs:
-            phase.baseline.append(baseline_once(stack))
+            phase.baseline.append(baseline_once(stack, room))
             detail(
-                f"progress: {others} others, run {index + 1}: "
-                f"ours {phase.ours[-1].wall_ms:.1f} ms, "
+                f"progress: {room.name} ({len(room.members)} members, {others} others), "
+                f"run {index + 1}: ours {phase.ours[-1].wall_ms:.1f} ms, "
                 f"baseline {phase.baseline[-1].wall_ms:.1f} ms "
                 f"(GetItem+Scan {phase.baseline[-1].scan_ms:.1f} ms)"
             )
     return phase
+
+
+def index_lookup_ms(client: redis.Redis, settings: Settings, room: Room, runs: int) -> float:
+    """The median time of the room index's answer alone (`RoomState.members`, one SMEMBERS)."""
+    from courier.chat.presence import RoomState
+
+    rooms = RoomState(client, recent_limit=settings.chat_history_recent)
+    times: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        found = frozenset(rooms.members(room.name))
+        times.append((time.perf_counter() - start) * 1000)
+        if found != room.members:
+            raise RuntimeError(f"the {room.name} members in Redis are not the registered ones")
+    return median(times)
 
 
 def grow(
@@ -371,9 +408,9 @@ def grow(
     start = time.perf_counter()
     populate_sample(sample_table, entries)
     table_s = time.perf_counter() - start
-    # moto's table (and Redis' client buffers) now hold millions of long-lived objects in this
-    # process; frozen, they are no longer walked by every full collection, which would otherwise
-    # land in a timed run (~1 s at 100,000 others) though on AWS they live in other processes.
+    # moto's table (and Redis' client buffers) now hold many long-lived objects in this process;
+    # frozen, they are no longer walked by every full collection, which could otherwise land in a
+    # timed run, though on AWS they live in other processes.
     gc.collect()
     gc.freeze()
     detail(
@@ -382,9 +419,9 @@ def grow(
     )
 
 
-def others_entries(first: int, count: int, offset: int) -> list[tuple[int, str]]:
+def others_entries(first: int, count: int) -> list[tuple[int, str]]:
     """`count` connections from index `first`, dealt round-robin over the other rooms."""
-    return [(first + i, f"room-{(offset + i) % OTHER_ROOMS:03d}") for i in range(count)]
+    return [(first + i, f"room-{i % OTHER_ROOMS:03d}") for i in range(count)]
 
 
 def run_phases(args: argparse.Namespace) -> tuple[list[Phase], int]:
@@ -392,7 +429,7 @@ def run_phases(args: argparse.Namespace) -> tuple[list[Phase], int]:
     import redis as redis_lib
     from moto import mock_aws
 
-    from courier.chat.presence import RoomState
+    from courier.chat.fanout import Fanout
     from courier.chat.wiring import build_channel
     from courier.settings import get_settings
 
@@ -403,6 +440,7 @@ def run_phases(args: argparse.Namespace) -> tuple[list[Phase], int]:
                 "CHAT_CONNECTIONS_TABLE": CONNECTIONS_TABLE,
                 "CHAT_MESSAGES_TABLE": MESSAGES_TABLE,
                 "REDIS_URL": redis_url,
+                **({"CHAT_FANOUT_WORKERS": str(args.workers)} if args.workers else {}),
             }
         )
         silence_logs()
@@ -414,42 +452,49 @@ def run_phases(args: argparse.Namespace) -> tuple[list[Phase], int]:
         sample_table = boto3.resource("dynamodb", region_name=REGION).Table(SAMPLE_TABLE)
         client = redis_lib.Redis.from_url(redis_url)
         poster = SimulatedConnections(args.post_ms / 1000, args.client_cpu_ms / 1000)
-        channel = build_channel(settings, poster)
-
-        members = [(index, ROOM) for index in range(args.members)]
-        first_others = others_entries(args.members, args.others, 0)
-        more_others = others_entries(
-            args.members + args.others, args.others_large - args.others, args.others
-        )
-        every_id = {connection_id(i) for i, _ in [*members, *first_others, *more_others]}
-        if len(every_id) != args.members + args.others_large:
-            raise RuntimeError("connection ids collide")
-        expires_at = int(time.time()) + settings.chat_connection_ttl_seconds
         stack = Stack(
-            channel=channel,
+            channel=build_channel(settings, poster),
             poster=poster,
             sample_table=sample_table,
+            sample_fanout=Fanout(poster, workers=settings.chat_fanout_workers),
             meter=meter,
-            sender=connection_id(0),
-            members=frozenset(connection_id(i) for i, _ in members),
         )
-        rooms = RoomState(client, recent_limit=settings.chat_history_recent)
-        if rooms.members(ROOM):
-            raise RuntimeError("the room is not empty before registering")
 
-        grow(client, settings, sample_table, [*members, *first_others], expires_at, "connections")
-        if frozenset(rooms.members(ROOM)) != stack.members:
-            raise RuntimeError("the room's members in Redis are not the registered ones")
-        # Warm-up: one send of ours (checked, untimed), one GetItem+Scan of the baseline (its posts
-        # to a poster without latency, discarded).
-        ours_once(stack)
-        warm_up = json.dumps({"room": ROOM, "data": "warm-up"})
-        sample_sendmessage(sample_table, SimulatedConnections(0), stack.sender, warm_up)
-        phases = [measure(stack, args.others, args.runs, args.baseline_runs)]
+        members = [(index, ROOM) for index in range(args.members)]
+        others = others_entries(args.members, args.others)
+        first_big = args.members + args.others
+        members_10k = [(first_big + i, ROOM_10K) for i in range(args.members_10k)]
+        every = [*members, *others, *members_10k]
+        if len({connection_id(i) for i, _ in every}) != len(every):
+            raise RuntimeError("connection ids collide")
+        expires_at = int(time.time()) + settings.chat_connection_ttl_seconds
+        lobby = Room(ROOM, 0, frozenset(connection_id(i) for i, _ in members))
+        hall = Room(ROOM_10K, first_big, frozenset(connection_id(i) for i, _ in members_10k))
 
-        grow(client, settings, sample_table, more_others, expires_at, "more others")
-        phases.append(measure(stack, args.others_large, args.runs, args.baseline_runs))
-        return phases, settings.chat_fanout_workers
+        grow(client, settings, sample_table, [*members, *others], expires_at, "connections")
+        # Warm-up: one send of ours (checked, untimed), one GetItem+Scan of the baseline.
+        ours_once(stack, lobby)
+        sample_members(sample_table, lobby.sender, lobby.name)
+        small = measure(stack, lobby, args.others, args.runs, args.baseline_runs)
+        small.index_ms = index_lookup_ms(client, settings, lobby, args.runs)
+
+        grow(client, settings, sample_table, members_10k, expires_at, f"{ROOM_10K} members")
+        large = measure(stack, hall, args.members + args.others, args.runs, args.baseline_runs)
+        large.index_ms = index_lookup_ms(client, settings, hall, args.runs)
+        return [small, large], settings.chat_fanout_workers
+
+
+def floor_ms(posts: int, workers: int, post_ms: float) -> float:
+    """The least time `posts` posts on `workers` threads take, plus the ack after them."""
+    return math.ceil(posts / workers) * post_ms + post_ms
+
+
+def workers_needed(posts: int, post_ms: float, budget_ms: float) -> int | None:
+    """The fewest workers whose floor fits the budget (None: not even one post per worker)."""
+    for workers in range(1, posts + 1):
+        if floor_ms(posts, workers, post_ms) <= budget_ms:
+            return workers
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,66 +506,66 @@ def main(argv: list[str] | None = None) -> int:
         default=float(os.environ.get(CLIENT_CPU_MS_ENV, 0)),
         help=f"CPU burnt per post, client side (default: ${CLIENT_CPU_MS_ENV} or 0)",
     )
-    parser.add_argument("--runs", type=int, default=RUNS, help="timed sends of ours per size")
     parser.add_argument(
-        "--baseline-runs", type=int, default=BASELINE_RUNS, help="timed baseline sends per size"
+        "--workers", type=int, default=0, help="CHAT_FANOUT_WORKERS (default: the settings')"
+    )
+    parser.add_argument("--runs", type=int, default=RUNS, help="timed sends of ours per room")
+    parser.add_argument(
+        "--baseline-runs", type=int, default=BASELINE_RUNS, help="timed baseline sends per room"
     )
     parser.add_argument("--members", type=int, default=MEMBERS)
     parser.add_argument("--others", type=int, default=OTHERS)
-    parser.add_argument("--others-large", type=int, default=OTHERS_LARGE)
+    parser.add_argument("--members-10k", type=int, default=MEMBERS_10K)
     args = parser.parse_args(argv)
-    if min(args.runs, args.baseline_runs) < 1 or args.members < 2:
-        parser.error("--runs and --baseline-runs must be >= 1, --members >= 2")
-    if args.post_ms < 0 or args.client_cpu_ms < 0:
-        parser.error("--post-ms and --client-cpu-ms must not be negative")
-    if not 0 <= args.others <= args.others_large:
-        parser.error("--others must be between 0 and --others-large")
+    if min(args.runs, args.baseline_runs) < 1 or min(args.members, args.members_10k) < 2:
+        parser.error("--runs and --baseline-runs must be >= 1, --members and --members-10k >= 2")
+    if args.post_ms < 0 or args.client_cpu_ms < 0 or args.workers < 0 or args.others < 0:
+        parser.error("--post-ms, --client-cpu-ms, --workers and --others must not be negative")
 
     started = time.perf_counter()
     (small, large), workers = run_phases(args)
-    speedup = small.baseline_ms / small.ours_ms
-    growth = large.ours_ms / small.ours_ms
-    met = speedup >= TARGET_SPEEDUP and growth <= TARGET_GROWTH
+    met = large.ours_ms <= TARGET_MS_10K
     fields: dict[str, object] = {
         "ours_ms": f"{small.ours_ms:.1f}",
         "baseline_ms": f"{small.baseline_ms:.1f}",
-        "speedup": f"{speedup:.1f}",
+        "speedup": f"{small.baseline_ms / small.ours_ms:.2f}",
         "members": args.members,
         "others": args.others,
-        "ours_100k_ms": f"{large.ours_ms:.1f}",
-        "baseline_100k_ms": f"{large.baseline_ms:.1f}",
-        "ours_growth": f"{growth:.2f}",
+        "ms_10k": f"{large.ours_ms:.1f}",
+        "baseline_10k_ms": f"{large.baseline_ms:.1f}",
+        "speedup_10k": f"{large.baseline_ms / large.ours_ms:.2f}",
+        "members_10k": args.members_10k,
         "post_ms": f"{args.post_ms:g}",
         "workers": workers,
         **({"client_cpu_ms": f"{args.client_cpu_ms:g}"} if args.client_cpu_ms else {}),
-        "others_100k": args.others_large,
         "runs": args.runs,
         "baseline_runs": args.baseline_runs,
+        "index_ms": f"{small.index_ms:.2f}",
         "baseline_scan_ms": f"{small.scan_ms:.1f}",
-        "baseline_100k_scan_ms": f"{large.scan_ms:.1f}",
-        "ours_cpu_ms": f"{median([s.cpu_ms for s in small.ours]):.1f}",
-        "target_speedup": f">={TARGET_SPEEDUP:g}",
-        "target_growth": f"<={TARGET_GROWTH:g}",
+        "index_10k_ms": f"{large.index_ms:.2f}",
+        "baseline_10k_scan_ms": f"{large.scan_ms:.1f}",
+        "ours_cpu_ms": f"{small.ours_cpu_ms:.1f}",
+        "cpu_10k_ms": f"{large.ours_cpu_ms:.1f}",
+        "target_ms_10k": f"<={TARGET_MS_10K:g}",
         "target": "met" if met else "MISSED",
     }
     summary("fanout", fields)
 
-    posts = args.members - 1
-    ours_floor = math.ceil(posts / workers) * args.post_ms + args.post_ms
-    detail(
-        f"floors: ours >= ceil({posts} posts / {workers} workers) x {args.post_ms:g} ms "
-        f"+ {args.post_ms:g} ms (ack) = {ours_floor:g} ms; baseline >= {args.members} x "
-        f"{args.post_ms:g} ms = {args.members * args.post_ms:g} ms plus its reads"
-    )
     for phase in (small, large):
-        posts_only = (phase.baseline_ms - phase.scan_ms) / phase.ours_ms
+        size = len(phase.room.members)
+        floor = floor_ms(size - 1, workers, args.post_ms)
         detail(
-            f"{phase.others} others: speedup {phase.baseline_ms / phase.ours_ms:.1f}, "
-            f"posts only (baseline minus its GetItem+Scan) {posts_only:.1f}"
+            f"{phase.room.name} ({size} members, {phase.others} others): "
+            f"ours {phase.ours_ms:.1f} ms, baseline {phase.baseline_ms:.1f} ms of which "
+            f"GetItem+Scan {phase.scan_ms:.1f} ms (moto, CPU in this process) against "
+            f"{phase.index_ms:.2f} ms for the Redis index alone; baseline posts alone "
+            f"{phase.baseline_ms - phase.scan_ms:.1f} ms on the same pool; "
+            f"sanity check (fixed by arithmetic): ours >= ceil({size - 1} posts / {workers} "
+            f"workers) x {args.post_ms:g} ms + {args.post_ms:g} ms (ack) = {floor:g} ms"
         )
         for label, samples in (("ours", phase.ours), ("baseline", phase.baseline)):
             detail(
-                f"{phase.others} others, {label} wall_ms per run: "
+                f"{phase.room.name}, {label} wall_ms per run: "
                 + ", ".join(f"{s.wall_ms:.1f}" for s in samples)
                 + "; cpu_ms: "
                 + ", ".join(f"{s.cpu_ms:.1f}" for s in samples)
@@ -528,9 +573,37 @@ def main(argv: list[str] | None = None) -> int:
                 + ", ".join(f"{s.moto_ms:.1f}" for s in samples)
             )
         detail(
-            f"{phase.others} others, baseline GetItem+Scan ms per run: "
+            f"{phase.room.name}, baseline GetItem+Scan ms per run: "
             + ", ".join(f"{s.scan_ms:.1f}" for s in phase.baseline)
         )
+    posts_10k = args.members_10k - 1
+    floor_10k = floor_ms(posts_10k, workers, args.post_ms)
+    needed = workers_needed(posts_10k, args.post_ms, TARGET_MS_10K)
+    needed_text = (
+        f"{needed} workers (floor {floor_ms(posts_10k, needed, args.post_ms):g} ms)"
+        if needed
+        else "more than one worker per post: no pool size fits"
+    )
+    rest_ms = max(large.ours_ms - floor_10k, 0.0)
+    needed_here = workers_needed(posts_10k, args.post_ms, TARGET_MS_10K - rest_ms)
+    if needed_here:
+        needed_text += f", >= {needed_here} with this run's {rest_ms:.1f} ms of everything else"
+    detail(
+        f"ms_10k {'met' if met else 'MISSED'}: {large.ours_ms:.1f} ms = the floor of "
+        f"{floor_10k:g} ms for {posts_10k} posts + ack on {workers} workers (sanity check, "
+        f"fixed by arithmetic) + {large.ours_ms - floor_10k:.1f} ms of everything else; "
+        f"{large.ours_cpu_ms:.1f} ms of process CPU under one GIL"
+        + (
+            f", of which {posts_10k + 1} x {args.client_cpu_ms:g} ms client CPU per post"
+            if args.client_cpu_ms
+            else ""
+        )
+        + f". The {TARGET_MS_10K:g} ms target needs >= {needed_text} at {args.post_ms:g} ms "
+        "per post; template.yaml's ChatFanoutWorkers defaults to 32 (MaxValue 256), and "
+        "@connections posts share API Gateway's account throttle (10,000 requests/s per "
+        f"Region, burst 5,000): {posts_10k + 1} posts in {TARGET_MS_10K / 1000:g} s are "
+        f"{(posts_10k + 1) / (TARGET_MS_10K / 1000):.0f}/s. See docs/benchmarks.md."
+    )
     detail(f"total run time {time.perf_counter() - started:.0f}s")
     return 0 if met else 1
 

@@ -1,4 +1,4 @@
-"""One SQS batch of 10 SMS jobs: our concurrent consumer against a sequential Powertools handler.
+"""One SQS batch of 10 SMS jobs: a sanity check of our concurrent consumer against a sequential one.
 
 Primary measurement (the target): storage modelled as I/O latency (`bench/_simulated.py`), every
 DynamoDB call one `time.sleep(storage_ms)` (default 5 ms, `--storage-ms` / `BENCH_STORAGE_MS`)
@@ -17,16 +17,24 @@ followed by the in-memory operation with DynamoDB semantics.
 Both sides: the sandbox provider with 50 ms latency per send, 4 storage calls per record, fresh
 job_ids for every batch, the medians of interleaved runs after one warm-up batch each.
 
+The ratio `baseline_ms / ours_ms` is a sanity check, not a measured gain: every wait on both
+sides is a sleep (50 ms + 4 x 5 ms per record), which the baseline takes one record after the
+other (>= 700 ms) and ours overlaps on 10 threads (>= 70 ms), so it is about 10 by arithmetic
+whenever the pool overlaps the waits. It is printed as `sanity_ratio` and fails (< 5) when the
+consumer stops overlapping them; `ours_overhead_ms` (ours above its 70 ms floor) is the part that
+measures our code.
+
 Secondary figures (no target): the same two handlers on moto's in-process DynamoDB
 (`moto_ours_ms`, `moto_baseline_ms`, `moto_speedup`), which answers every call with CPU in this
 process under one GIL; see docs/benchmarks.md.
 
-Prints `bench sms-batch: ...`; exits 1 when the primary speedup is below the target.
+Prints `bench sms-batch: ...`; exits 1 when the primary sanity ratio is below 5.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -74,7 +82,7 @@ RECORDS = 10
 LATENCY_MS = 50
 RUNS = 7
 MOTO_RUNS = 5
-TARGET_SPEEDUP = 5.0
+TARGET_SANITY_RATIO = 5.0  # about 10 by arithmetic; below 5 the records no longer overlap
 
 
 def build_baseline(
@@ -309,12 +317,15 @@ def main(argv: list[str] | None = None) -> int:
 
     ours_ms = median([r.wall_ms for r in ours_runs])
     base_ms = median([r.wall_ms for r in base_runs])
-    speedup = base_ms / ours_ms
-    met = speedup >= TARGET_SPEEDUP
+    ratio = base_ms / ours_ms
+    met = ratio >= TARGET_SANITY_RATIO
+    # The waits every record sleeps through: the floor of a fully concurrent batch.
+    per_record_ms = LATENCY_MS + ours_runs[0].calls / RECORDS * args.storage_ms
     fields: dict[str, object] = {
         "ours_ms": f"{ours_ms:.1f}",
         "baseline_ms": f"{base_ms:.1f}",
-        "speedup": f"{speedup:.2f}",
+        "sanity_ratio": f"{ratio:.2f}",
+        "ours_overhead_ms": f"{ours_ms - per_record_ms:.1f}",
         "records": RECORDS,
         "latency_ms": LATENCY_MS,
         **storage_fields(SimulatedIO(args.storage_ms, args.client_cpu_ms)),
@@ -334,11 +345,19 @@ def main(argv: list[str] | None = None) -> int:
             "moto_ours_cpu_ms": f"{median([r.cpu_ms for r in moto_ours]):.1f}",
             "moto_ours_moto_cpu_ms": f"{median([r.moto_ms for r in moto_ours]):.1f}",
         }
-    fields |= {"target_speedup": f">={TARGET_SPEEDUP:g}", "target": "met" if met else "MISSED"}
+    fields |= {
+        "target_sanity_ratio": f">={TARGET_SANITY_RATIO:g}",
+        "target": "met" if met else "MISSED",
+    }
     summary("sms-batch", fields)
 
-    # Ideal figures for reading the result: sequential = the sum of every wait per record.
-    per_record_ms = LATENCY_MS + ours_runs[0].calls / RECORDS * args.storage_ms
+    detail(
+        f"sanity_ratio is a sanity check, fixed by arithmetic: both sides sleep {per_record_ms:g} "
+        f"ms per record, the baseline one record after another and ours on {concurrency} "
+        f"threads, so it is about {RECORDS / math.ceil(RECORDS / concurrency):g} whenever the "
+        f"records overlap; below {TARGET_SANITY_RATIO:g} they no longer do. ours_overhead_ms "
+        "(ours above its floor) is what our code adds."
+    )
     detail(
         f"simulated storage: {ours_runs[0].calls} calls per batch on each side "
         f"({ours_runs[0].calls // RECORDS} per record) at {format_ms(args.storage_ms)} ms; "
