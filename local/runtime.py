@@ -33,6 +33,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from local.admin_sign_in import set_up_admin_sign_in
+from local.admin_sign_in import summary_lines as admin_summary_lines
 from local.redis_server import RedisServer, free_port
 from scripts.smoke import Endpoints
 
@@ -150,6 +152,8 @@ class LocalSystem:
     workdir: str
     tokens: dict[str, str] = field(default_factory=dict)
     startup_seconds: float = 0.0
+    # The admin console's users in the emulator's user pool: username -> password.
+    admin_users: dict[str, str] = field(default_factory=dict)
 
     # ---- addresses
     @property
@@ -290,6 +294,7 @@ class LocalSystem:
                 "workdir": self.workdir,
                 "tokens": self.tokens,
                 "startup_seconds": self.startup_seconds,
+                "admin_users": self.admin_users,
                 "pid": os.getpid(),
             },
             indent=2,
@@ -311,6 +316,7 @@ class LocalSystem:
                 workdir=data["workdir"],
                 tokens=data.get("tokens", {}),
                 startup_seconds=data.get("startup_seconds", 0.0),
+                admin_users=data.get("admin_users", {}),
             )
         raise SystemExit(f"{path} is stale (its process is gone): start the system with `make dev`")
 
@@ -394,6 +400,7 @@ class LocalRuntime:
         with self._step("emulator repairs, web app upload"):
             repair_event_source_mappings(system)
             import_http_api_routes(system)
+            system.admin_users = set_up_admin_sign_in(system)
             self._upload_web(tools, system)
         with self._step("demo tokens" + (" and seed data" if self._seed else "")):
             system.tokens = {
@@ -495,6 +502,7 @@ class LocalRuntime:
             ExternalRedisUrl=system.redis_url,
             ChatConnectionsEndpoint=f"{system.endpoint}/_aws/execute-api/{{apiId}}/{{stage}}",
             SandboxOutboxPath=str(system.outbox),
+            EmulatorEndpointUrl=system.endpoint,
         )
         self._run(
             [
@@ -664,6 +672,7 @@ def summary(system: LocalSystem) -> str:
             f"  dead letters    {o['SmsTransactionalDeadLetterQueueUrl']}",
             f"                  {o['SmsBulkDeadLetterQueueUrl']}",
             f"  sandbox outbox  {system.outbox}",
+            *admin_summary_lines(system),
             "",
             "  send an SMS job:",
             f"    {env} \\",
