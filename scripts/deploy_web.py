@@ -1,8 +1,10 @@
 """Upload the static web app (web/) to the stack's bucket and invalidate CloudFront.
 
 `sam deploy` does not upload assets. This reads the stack outputs (WebBucketName,
-DistributionId, WebSocketUrl), writes the runtime config.json (apiBase, webSocketUrl, stage)
-to the bucket, syncs web/ (deleting objects that are no longer in web/), and invalidates /*.
+DistributionId, WebSocketUrl), writes the runtime config.json (apiBase, webSocketUrl, stage,
+and the admin sign-in's adminSignInUrl and adminClientId) to the bucket, syncs web/ (deleting
+objects that are no longer in web/), invalidates /*, and registers the admin page's URL with
+the admin sign-in's app client.
 
     python scripts/deploy_web.py --stack courier-dev [--region ap-northeast-2] [--dry-run]
     python scripts/deploy_web.py --outputs outputs.json --dry-run   # no AWS call at all
@@ -57,11 +59,69 @@ def runtime_config(
     api_base: str | None = None,
 ) -> dict[str, str]:
     # apiBase stays same-origin (/api through CloudFront); the WebSocket URL is wss://<site>/ws.
-    return {
+    config = {
         "apiBase": api_base or "/api",
         "webSocketUrl": web_socket_url or outputs["WebSocketUrl"],
         "stage": stage,
     }
+    # The admin page's sign-in (web/admin.js): the hosted UI and the web app's client id.
+    if outputs.get("AdminSignInUrl") and outputs.get("AdminUserPoolClientId"):
+        config["adminSignInUrl"] = outputs["AdminSignInUrl"]
+        config["adminClientId"] = outputs["AdminUserPoolClientId"]
+    return config
+
+
+# UpdateUserPoolClient resets every setting it is not given: these are carried over as read.
+CLIENT_SETTINGS = (
+    "ClientName",
+    "RefreshTokenValidity",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "TokenValidityUnits",
+    "ReadAttributes",
+    "WriteAttributes",
+    "ExplicitAuthFlows",
+    "SupportedIdentityProviders",
+    "CallbackURLs",
+    "LogoutURLs",
+    "DefaultRedirectURI",
+    "AllowedOAuthFlows",
+    "AllowedOAuthScopes",
+    "AllowedOAuthFlowsUserPoolClient",
+    "AnalyticsConfiguration",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "EnablePropagateAdditionalUserContextData",
+    "AuthSessionValidity",
+    "RefreshTokenRotation",
+)
+
+
+def ensure_admin_page_registered(cognito: Any, outputs: dict[str, str]) -> bool:
+    """Add the admin page (AdminConsoleUrl) to the admin client's callback and sign-out URLs.
+
+    Without CustomDomainName the template cannot name the distribution there (Distribution ->
+    HttpApi -> the JWT authorizer's audience -> the client would be a cycle), so each deploy
+    registers it here; with a custom domain (or locally) it is there already and nothing
+    changes. A later stack update that changes the client drops it again until this runs,
+    which `make deploy` does right after every deploy. True when the client was updated.
+    """
+    page = outputs.get("AdminConsoleUrl")
+    pool, client_id = outputs.get("AdminUserPoolId"), outputs.get("AdminUserPoolClientId")
+    if not (page and pool and client_id):
+        return False
+    client = cognito.describe_user_pool_client(UserPoolId=pool, ClientId=client_id)[
+        "UserPoolClient"
+    ]
+    callbacks, logouts = client.get("CallbackURLs", []), client.get("LogoutURLs", [])
+    if page in callbacks and page in logouts:
+        return False
+    update = {key: client[key] for key in CLIENT_SETTINGS if key in client}
+    update["CallbackURLs"] = sorted({*callbacks, page})
+    update["LogoutURLs"] = sorted({*logouts, page})
+    cognito.update_user_pool_client(UserPoolId=pool, ClientId=client_id, **update)
+    print(f"admin sign-in: registered {page} with app client {client_id}")
+    return True
 
 
 def local_files(web_dir: Path) -> dict[str, Path]:
@@ -157,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"invalidation {invalidation['Invalidation']['Id']} of /* started")
+    ensure_admin_page_registered(session.client("cognito-idp"), outputs)
     print(f"site: {outputs.get('SiteUrl', '?')}")
     return 0
 

@@ -33,6 +33,10 @@ export function loadConfig() {
             if (typeof loaded.webSocketUrl === "string" && loaded.webSocketUrl) {
               config.webSocketUrl = loaded.webSocketUrl;
             }
+            // The admin sign-in (admin.js): the hosted UI's base URL and the web app's client.
+            for (const key of ["adminSignInUrl", "adminClientId"]) {
+              if (typeof loaded[key] === "string" && loaded[key]) config[key] = loaded[key];
+            }
           }
         }
       } catch {

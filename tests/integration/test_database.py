@@ -9,7 +9,7 @@ import pytest
 
 from courier.data.connections import Database, open_database
 from courier.data.errors import ReadOnlyViolation
-from courier.data.migrations import apply_migrations, pending_migrations
+from courier.data.migrations import MIGRATIONS_DIR, apply_migrations, pending_migrations
 from courier.settings import Settings
 from local.mariadb_server import MYSQL80_SQL_MODE, MariaDbServer
 
@@ -36,25 +36,24 @@ def test_migrations_from_empty_then_a_rerun_applies_nothing(
     monkeypatch.setattr("getpass.getuser", no_passwd_entry)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "courier-migrate")
     database = _database(empty_database)
-    assert pending_migrations(database.writer_factory) == ["0001_daily_stats"]
+    files = sorted(path.stem for path in MIGRATIONS_DIR.glob("*.sql"))
+    assert files[:2] == ["0001_daily_stats", "0002_admin_audit_log"]
+    assert pending_migrations(database.writer_factory) == files
 
     # When the migrations run twice
     first = apply_migrations(database.writer_factory)
     second = apply_migrations(database.writer_factory)
 
     # Then the first run applied every file, the second none, and the table exists
-    assert first == ["0001_daily_stats"]
+    assert first == files
     assert second == []
     assert pending_migrations(database.writer_factory) == []
-    assert {"daily_stats", "_yoyo_migration", "yoyo_lock"} <= _tables(database)
+    assert {"daily_stats", "admin_audit_log", "_yoyo_migration", "yoyo_lock"} <= _tables(database)
     with database.read_transaction() as cursor:
         cursor.execute("SELECT migration_id, operation, username FROM _yoyo_log")
         assert cursor.fetchall() == [
-            {
-                "migration_id": "0001_daily_stats",
-                "operation": "apply",
-                "username": "courier-migrate",
-            }
+            {"migration_id": name, "operation": "apply", "username": "courier-migrate"}
+            for name in files
         ]
     database.close()
 

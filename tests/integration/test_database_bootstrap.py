@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from courier.data.bootstrap import bootstrap_database
+from courier.data.migrations import MIGRATIONS_DIR
 from local.mariadb_server import MariaDbServer
 
 DATABASE = "courier_bootstrap"
@@ -64,7 +65,8 @@ def test_bootstrap_creates_the_database_the_user_and_the_schema_and_reruns_as_a_
         master, database=DATABASE, app_user=APP_USER, authentication="IDENTIFIED BY 'pw-1'"
     )
     # Then the database exists with utf8mb4, the migrations are applied, and the table is there
-    assert first.applied == ["0001_daily_stats"]
+    assert first.applied == sorted(path.stem for path in MIGRATIONS_DIR.glob("*.sql"))
+    assert first.applied[:2] == ["0001_daily_stats", "0002_admin_audit_log"]
     ((charset,),) = _query(
         master,
         "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA "
@@ -85,4 +87,6 @@ def test_bootstrap_creates_the_database_the_user_and_the_schema_and_reruns_as_a_
     )
     # Then nothing is pending and the existing user is left as it was
     assert second.applied == []
-    assert _query(master, f"SELECT COUNT(*) FROM `{DATABASE}`._yoyo_migration") == [(1,)]
+    assert _query(master, f"SELECT COUNT(*) FROM `{DATABASE}`._yoyo_migration") == [
+        (len(first.applied),)
+    ]

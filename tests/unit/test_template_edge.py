@@ -288,6 +288,8 @@ def test_http_api_routes_and_authorization(resources: dict[str, Any]) -> None:
         ("GET", "/api/rooms/{room}/messages"): {},
         ("POST", "/api/chat/tickets"): {},
         ("GET", "/api/openapi.json"): {},
+        # The admin console: Cognito JWT authorizer (tests/unit/test_template_admin.py).
+        ("ANY", "/api/admin/{proxy+}"): {"Authorizer": "AdminJwt"},
     }
     api = resources["HttpApi"]["Properties"]
     assert api["Auth"]["EnableIamAuthorizer"] is True

@@ -158,6 +158,14 @@ class Settings(BaseModel):
     origin_verify_secret: str = Field(default="", repr=False)
     verify_cloudfront_origin: bool = True
 
+    # Admin console sign-in (courier.admin.identity): the Cognito user pool's issuer, the app
+    # client the web app signs in with, and where its signing keys are published (empty: the
+    # issuer's /.well-known/jwks.json, as in AWS; an emulator serves them elsewhere).
+    admin_token_issuer: str = ""
+    admin_client_id: str = ""
+    admin_jwks_url: str = ""
+    admin_group: str = "admin"
+
     # Relational data (Aurora MySQL in AWS, a private MariaDB locally): courier.data.connections.
     # `external` mode: mysql://user:password@host:port/database URLs (the reader's may be empty:
     # reads then go to the writer). IAM mode (proxy or direct cluster endpoints): hosts and the

@@ -7,6 +7,7 @@
     GET  /api/rooms/{room}/messages     a history page (Bearer chat token covering the room)
     POST /api/chat/tickets              a single-use WebSocket connect ticket (Bearer chat token)
     GET  /api/openapi.json              this API's OpenAPI document
+    GET  /api/admin/...                 the admin console (courier.http_api.admin_routes)
 
 Before the resolver parses anything, every unsigned request must carry CloudFront's
 `x-origin-verify` value (refused when no value is configured, unless VERIFY_CLOUDFRONT_ORIGIN is
@@ -36,6 +37,8 @@ from aws_lambda_powertools.event_handler.openapi.models import (
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from courier.http_api import wiring
+from courier.http_api.admin_routes import ADMIN_TOKEN
+from courier.http_api.admin_routes import router as admin_router
 from courier.http_api.chat_routes import CHAT_TOKEN
 from courier.http_api.chat_routes import router as chat_router
 from courier.http_api.errors import (
@@ -75,6 +78,11 @@ SECURITY_SCHEMES: Final[dict[str, SecurityScheme]] = {
         bearerFormat="JWT",
         description="The signed chat token the WebSocket API accepts (HS256, rooms claim).",
     ),
+    ADMIN_TOKEN: HTTPBearer(
+        bearerFormat="JWT",
+        description="A Cognito access token of the admin user pool (hosted sign-in, code + "
+        "PKCE), checked by the API's JWT authorizer and again by the function (admin group).",
+    ),
 }
 
 # Method sets of every route, for 405 on a known path (kept equal to the resolver's; tested).
@@ -86,6 +94,8 @@ ROUTES: Final[dict[str, frozenset[str]]] = {
     "/api/rooms/{room}/messages": frozenset({"GET"}),
     "/api/chat/tickets": frozenset({"POST"}),
     "/api/openapi.json": frozenset({"GET"}),
+    "/api/admin/me": frozenset({"GET"}),
+    "/api/admin/audit": frozenset({"GET"}),
 }
 _ROUTE_PATTERNS: Final = [
     (re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(path)) + "/?$"), methods)
@@ -292,6 +302,10 @@ app.include_router(stats_router)
 # -- Chat (history, connect tickets): courier.http_api.chat_routes ---------------------------
 
 app.include_router(chat_router)
+
+# -- Admin console (Cognito sign-in, audit log): courier.http_api.admin_routes ---------------
+
+app.include_router(admin_router)
 
 
 # -- OpenAPI --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from courier.admin.audit import AuditLog
+    from courier.admin.identity import AdminTokenVerifier
     from courier.chat.access import ChatAccess
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
@@ -82,3 +84,19 @@ def chat_access(settings: Settings) -> ChatAccess:
     from courier.chat.access import chat_access_from_settings
 
     return chat_access_from_settings(settings)
+
+
+def admin_verifier(settings: Settings) -> AdminTokenVerifier:
+    # Cached inside courier.admin.identity: the pool's keys stay for the execution environment.
+    from courier.admin.identity import verifier_from_settings
+
+    return verifier_from_settings(settings)
+
+
+@cache
+def audit_log(settings: Settings) -> AuditLog:
+    from courier.admin.audit import AuditLog
+    from courier.admin.audit_store import MySqlAuditStore
+    from courier.data.connections import shared_database
+
+    return AuditLog(MySqlAuditStore(shared_database()))
