@@ -1,7 +1,7 @@
 """Run every benchmark in its own process, streaming its output; exit 1 if any of them failed.
 
     .venv/bin/python bench/run_all.py                      # all of them
-    .venv/bin/python bench/run_all.py sms_batch cold_import  # some of them
+    .venv/bin/python bench/run_all.py sms_batch cold_start   # some of them
     .venv/bin/python bench/run_all.py --storage-ms 10        # simulated DynamoDB latency per call
     .venv/bin/python bench/run_all.py --client-cpu-ms 0.5    # plus client-side CPU per call
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-BENCHMARKS = ("cold_import", "sms_batch", "sms_throughput", "chat_fanout", "stats", "stats_range")
+BENCHMARKS = ("cold_start", "sms_batch", "sms_throughput", "chat_fanout", "stats", "stats_range")
 TIMEOUT_SECONDS = 900
 
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Final, Literal
 
-import jwt
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -124,6 +123,8 @@ class TokenSigner:
         )
         # The flag only when set: tokens ride in headers and stay short.
         payload = claims.model_dump(exclude=None if allow_all_rooms else {"all_rooms"})
+        import jwt  # here, not at import: the $connect authorizer redeems tickets, never tokens
+
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str, *, now: datetime | None = None) -> ChatClaims:
@@ -134,6 +135,8 @@ class TokenSigner:
         """
         if not token:
             raise InvalidToken("missing token")
+        import jwt  # here, not at import: the $connect authorizer redeems tickets, never tokens
+
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.DecodeError:
