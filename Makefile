@@ -12,6 +12,7 @@
 #                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
 #   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
 #   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
+#   make cost      what an SMS job and an idle stack cost (bench/cost.py, Seoul price table)
 #   make faults    the SMS fault suite at 2,000 jobs a scenario, plus local-redis-restart against
 #                  a local system of its own: one `faults <scenario>: ...` line each
 #   make schemas   export the JSON Schemas for producers
@@ -94,11 +95,11 @@ ACTIONLINT := $(TOOLS)/ghlint/bin/actionlint
 ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
 
 .PHONY: help tools redis-server mariadb-server lint validate requirements requirements-check sam-validate \
-        cfn-lint checkov asl-validate build pytest test bench dev demo schemas clean distclean \
+        cfn-lint checkov asl-validate build pytest test bench cost dev demo schemas clean distclean \
         lock-check node-check chromium faults workflow-lint bootstrap-lint ci package deploy smoke
 
 help:
-	@sed -n '2,24p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,25p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
 tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
@@ -355,6 +356,10 @@ smoke: $(VENV_STAMP)
 # ---- other entry points ----------------------------------------------------
 bench: $(VENV_STAMP) redis-server mariadb-server
 	$(VBIN)/python bench/run_all.py $(BENCH)
+
+# On demand only (never part of `make test`); exits 1 when a cost target is missed.
+cost: $(VENV_STAMP)
+	$(VBIN)/python bench/cost.py $(if $(COST_JOBS),--jobs $(COST_JOBS))
 
 # The SMS fault suite (docs/sms-pipeline.md, "Guarantees"). `make test` runs the in-process
 # scenarios at 200 jobs; here each runs at FAULTS_JOBS, split over two pytest processes (one per
