@@ -2,10 +2,14 @@
 
 The real step (`StatsAggregator.aggregate` from `courier.stats.steps`: the fold over pages, the
 partial aggregate serialised to JSON, the put to the object store) reads one day-shard through the
-same pager interface the DynamoDB adapter implements, `pages(day_shard)`. Here the pager is a
-generator that yields pages of 1,000 synthetic records (`--page-size`), each a fresh dict shaped as
-`DynamoDayShardPager` returns them (the projected fields only, numbers as `Decimal`); the object
-store keeps the partial in memory.
+same pager interface the DynamoDB adapter implements, `pages(day_shard)`. Here the pager stands in
+for DynamoDB's answers: each page of 1,000 records (`--page-size`) is a Query response body in the
+wire format (`{"Items": [{"status": {"S": "DELIVERED"}, "parts": {"N": "2"}, ...}]}`, the
+projected fields only), parsed with `json.loads` per page and decoded by the adapter's own
+`WireDecoder.raw_items`: exactly what `DynamoDayShardPager` runs on a response (in botocore's
+before-parse hook), so every record is a fresh object and the step pays the decode. The bodies
+are built before the clock starts (`BODIES` distinct pages, served in turn), as the network would
+deliver them; the object store keeps the partial in memory.
 
 * SMS (the target): statuses, failure reasons, 1-3 parts, both priorities, `created_at` spread
   over the whole Seoul day.
@@ -13,29 +17,33 @@ store keeps the partial in memory.
   sorted set of users seen, so its size follows the users, not the records.
 
 Each size runs twice per source, in this process: once untimed by anything but the clock (records
-per second, `rps`: records / wall time of the step, generating the records included; the
-generator alone is a detail line), then under `tracemalloc` (`peak_mib`: the peak of Python
-allocations from the step's start to its end: the page in flight, the tallies, the partial's JSON;
-not the interpreter or modules loaded before). tracemalloc, not ru_maxrss: the peak of one step
-without the ~60 MiB of interpreter and libraries that would hide any growth.
+per second, `rps`: records / wall time of the step: JSON parse + decode + fold + partial), then
+under `tracemalloc` (`peak_mib`: the peak of Python allocations from the step's start to its end:
+the page in flight, the tallies, the partial's JSON; not the interpreter, modules or the response
+bodies made before). tracemalloc, not ru_maxrss: the peak of one step without the ~60 MiB of
+interpreter and libraries that would hide any growth.
+
+Detail lines split SMS's 1,000,000-record step (separate runs, so estimates): serving the bodies
+alone, `json.loads` alone, + decode, the rest (fold + partial). For comparison, the old pager's
+path on 100,000 records: botocore's model-driven parse of the same bodies plus boto3's
+TypeDeserializer (`rps_1m_boto3_deserializer`: the same step, its pages decoded that way).
 
 Targets: `memory_ratio = peak_mib_1m / peak_mib_100k <= 1.2` for SMS and for chat (the summary
 line's `memory_ratio` is SMS's; chat's is `chat_memory_ratio`), and `rps_1m >= 1,000,000`
-(`target_rps`: SMS records per second over the 1,000,000-record step, the generator included, as
-the real step pays its pager). Prints `bench stats: ...`; exits 1 when a target is missed (and
-fails if a fold miscounts). A detail line per run gives the step without the generator
-(`fold alone`: step seconds minus generator seconds, two separate runs: an estimate).
+(`target_rps`: SMS records per second over the 1,000,000-record step, decode included, as the
+real step pays it). Prints `bench stats: ...`; exits 1 when a target is missed (and fails if a
+fold miscounts).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +74,9 @@ REASONS = (
     "BLOCKED: Blocked by the carrier",
     "TTL_EXPIRED",
 )
-PARTS = tuple(Decimal(n) for n in (1, 2, 3))
+PARTS = (1, 2, 3)
+# Distinct response bodies per source, served in turn (60,000 distinct SMS records at 1,000 a page).
+BODIES = 60
 # Every minute of the Seoul day 2026-11-24, as UTC ISO prefixes (15:00 on the 23rd onwards).
 MINUTES = tuple(
     f"2026-11-{23 + (15 * 60 + m) // 1440}T{(15 * 60 + m) % 1440 // 60:02d}:{m % 60:02d}"
@@ -74,55 +84,103 @@ MINUTES = tuple(
 )
 
 
-class SyntheticSmsPager:
-    """Pages of SMS status records as `DynamoDayShardPager` yields them, made up on the fly."""
+def sms_item(i: int) -> dict[str, dict[str, str]]:
+    """The i-th SMS record as DynamoDB sends it (projected fields, wire format)."""
+    status = STATUSES[i % 20]
+    created = f"{MINUTES[i % 1440]}:{i // 1440 % 60:02d}.{i % 1000:03d}+00:00"
+    item = {
+        "status": {"S": status},
+        "parts": {"N": str(PARTS[(i % 7 == 0) + (i % 31 == 0)])},
+        "priority": {"S": "bulk" if i % 3 == 0 else "transactional"},
+        "created_at": {"S": created},
+        "sk_time": {"S": f"{created}#bench-{i:08d}"},
+    }
+    if status == "FAILED":
+        item["reason"] = {"S": REASONS[i % len(REASONS)]}
+    return item
 
-    def __init__(self, count: int, page_size: int) -> None:
+
+class WirePager:
+    """Query response bodies (JSON, built once), served in turn up to `count` records, each
+    parsed with json.loads and decoded as `decode` says:
+
+    * `wire`: `WireDecoder.raw_items`, what `DynamoDayShardPager` runs on a response;
+    * `loads`: json.loads only (the items stay in the wire format; for the split);
+    * `boto3`: botocore's Query parser on the body, then TypeDeserializer (the old pager's path).
+    """
+
+    def __init__(
+        self, bodies: list[bytes], count: int, page_size: int, *, decode: str = "wire"
+    ) -> None:
+        from courier.stats.adapters import WireDecoder
+        from courier.stats.tallies import SMS_INTEGER_FIELDS
+
+        self.bodies = bodies
         self.count = count
         self.page_size = page_size
+        self.decode = decode
+        self.decoder = WireDecoder(SMS_INTEGER_FIELDS)
 
     def pages(self, day_shard: str) -> Iterator[list[dict[str, Any]]]:
-        for start in range(0, self.count, self.page_size):
-            page: list[dict[str, Any]] = []
-            for i in range(start, min(start + self.page_size, self.count)):
-                status = STATUSES[i % 20]
-                created = f"{MINUTES[i % 1440]}:{i // 1440 % 60:02d}.{i % 1000:03d}+00:00"
-                record: dict[str, Any] = {
-                    "status": status,
-                    "parts": PARTS[(i % 7 == 0) + (i % 31 == 0)],
-                    "priority": "bulk" if i % 3 == 0 else "transactional",
-                    "created_at": created,
-                    "sk_time": f"{created}#bench-{i:08d}",
+        bodies, loads, raw_items = self.bodies, json.loads, self.decoder.raw_items
+        if self.decode == "boto3":
+            yield from self._boto3_pages()
+            return
+        for number in range(-(-self.count // self.page_size)):
+            items = loads(bodies[number % len(bodies)])["Items"]
+            if self.decode == "wire":
+                decoded = raw_items(items)
+                if decoded is None:
+                    raise RuntimeError("the bench's pages hold only S and N")
+                items = decoded
+            yield _first(items, self.count - number * self.page_size)
+
+    def _boto3_pages(self) -> Iterator[list[dict[str, Any]]]:
+        import botocore.session
+        from boto3.dynamodb.types import TypeDeserializer
+        from botocore.parsers import create_parser
+
+        shape = botocore.session.get_session().get_service_model("dynamodb")
+        output = shape.operation_model("Query").output_shape
+        assert output is not None
+        parser, deserialize = create_parser("json"), TypeDeserializer().deserialize
+        for number in range(-(-self.count // self.page_size)):
+            body = self.bodies[number % len(self.bodies)]
+            response = parser.parse({"status_code": 200, "headers": {}, "body": body}, output)
+            items = [{k: deserialize(v) for k, v in item.items()} for item in response["Items"]]
+            yield _first(items, self.count - number * self.page_size)
+
+
+def _first(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    return items if count >= len(items) else items[:count]
+
+
+def sms_bodies(page_size: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {"Items": [sms_item(n * page_size + i) for i in range(page_size)], "Count": page_size}
+        ).encode()
+        for n in range(BODIES)
+    ]
+
+
+def chat_bodies(page_size: int, *, users: int, rooms: int) -> list[bytes]:
+    """Chat pages: rooms and senders drawn from bounded populations (an LCG: repeatable)."""
+    user_ids = [f"user-{n:06d}-{'x' * 24}" for n in range(users)]  # ~uuid-sized subs
+    room_ids = [f"room-{n:04d}" for n in range(rooms)]
+    state, bodies = 12345, []
+    for _ in range(BODIES):
+        items = []
+        for _ in range(page_size):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            items.append(
+                {
+                    "room": {"S": room_ids[state % rooms]},
+                    "sender_sub": {"S": user_ids[(state >> 8) % users]},
                 }
-                if status == "FAILED":
-                    record["reason"] = REASONS[i % len(REASONS)]
-                page.append(record)
-            yield page
-
-
-class SyntheticChatPager:
-    """Pages of chat messages: rooms and senders drawn from bounded populations."""
-
-    def __init__(self, count: int, page_size: int, *, users: int, rooms: int) -> None:
-        self.count = count
-        self.page_size = page_size
-        self.users = [f"user-{n:06d}-{'x' * 24}" for n in range(users)]  # ~uuid-sized subs
-        self.rooms = [f"room-{n:04d}" for n in range(rooms)]
-
-    def pages(self, day_shard: str) -> Iterator[list[dict[str, Any]]]:
-        users, rooms = self.users, self.rooms
-        state = 12345
-        for start in range(0, self.count, self.page_size):
-            page: list[dict[str, Any]] = []
-            for _ in range(start, min(start + self.page_size, self.count)):
-                state = (state * 1103515245 + 12345) & 0x7FFFFFFF  # an LCG: repeatable draws
-                page.append(
-                    {
-                        "room": rooms[state % len(rooms)],
-                        "sender_sub": users[(state >> 8) % len(users)],
-                    }
-                )
-            yield page
+            )
+        bodies.append(json.dumps({"Items": items, "Count": page_size}).encode())
+    return bodies
 
 
 class MemoryObjects:
@@ -143,7 +201,6 @@ class Figures:
     records: int
     seconds: float
     peak_bytes: int
-    generator_seconds: float
     partial_bytes: int
 
     @property
@@ -151,24 +208,28 @@ class Figures:
         return self.records / self.seconds
 
     @property
-    def fold_rps(self) -> float:
-        """The step without the generator: an estimate from two runs (0 when lost in the noise)."""
-        fold_seconds = self.seconds - self.generator_seconds
-        return self.records / fold_seconds if fold_seconds > 0 else 0.0
-
-    @property
     def peak_mib(self) -> float:
         return self.peak_bytes / MIB
 
 
-def pager_for(source: Source, count: int, args: argparse.Namespace) -> RecordPager:
-    if source == "sms":
-        return SyntheticSmsPager(count, args.page_size)
-    return SyntheticChatPager(count, args.page_size, users=args.users, rooms=args.rooms)
+_BODIES: dict[tuple[Source, int], list[bytes]] = {}
+
+
+def pager_for(
+    source: Source, count: int, args: argparse.Namespace, *, decode: str = "wire"
+) -> WirePager:
+    key = (source, args.page_size)
+    if key not in _BODIES:
+        _BODIES[key] = (
+            sms_bodies(args.page_size)
+            if source == "sms"
+            else chat_bodies(args.page_size, users=args.users, rooms=args.rooms)
+        )
+    return WirePager(_BODIES[key], count, args.page_size, decode=decode)
 
 
 def run_step(
-    source: Source, count: int, args: argparse.Namespace, *, traced: bool
+    source: Source, count: int, args: argparse.Namespace, *, traced: bool, decode: str = "wire"
 ) -> tuple[float, int, int]:
     """One aggregate step; returns (wall seconds, tracemalloc peak bytes or 0, partial bytes)."""
     from zoneinfo import ZoneInfo
@@ -177,10 +238,9 @@ def run_step(
     from courier.stats.steps import StatsAggregator
 
     objects = MemoryObjects()
+    pager: RecordPager = pager_for(source, count, args, decode=decode)
     aggregator = StatsAggregator(
-        pagers={source: pager_for(source, count, args)},
-        objects=objects,
-        zone=ZoneInfo("Asia/Seoul"),
+        pagers={source: pager}, objects=objects, zone=ZoneInfo("Asia/Seoul")
     )
     task = AggregateRequest(date=DAY, source=source, shard=0, run="bench")
     if traced:
@@ -197,10 +257,10 @@ def run_step(
     return seconds, peak, objects.sizes[ref.partial_key]
 
 
-def drain_seconds(source: Source, count: int, args: argparse.Namespace) -> float:
-    """The generator alone: what making up the records costs, without the step."""
+def drain_seconds(source: Source, count: int, args: argparse.Namespace, decode: str) -> float:
+    """The pager alone (no fold): what serving, parsing and decoding the pages cost."""
     start = time.perf_counter()
-    for _ in pager_for(source, count, args).pages(f"{DAY}#00"):
+    for _ in pager_for(source, count, args, decode=decode).pages(f"{DAY}#00"):
         pass
     return time.perf_counter() - start
 
@@ -208,7 +268,7 @@ def drain_seconds(source: Source, count: int, args: argparse.Namespace) -> float
 def measure(source: Source, count: int, args: argparse.Namespace) -> Figures:
     seconds, _, partial_bytes = run_step(source, count, args, traced=False)
     _, peak, _ = run_step(source, count, args, traced=True)
-    return Figures(source, count, seconds, peak, drain_seconds(source, count, args), partial_bytes)
+    return Figures(source, count, seconds, peak, partial_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     figures = {(source, n): measure(source, n, args) for source in sources for n in SIZES}
     sms_small, sms_large = figures["sms", small], figures["sms", large]
     chat_small, chat_large = figures["chat", small], figures["chat", large]
+    loads_seconds = drain_seconds("sms", large, args, "loads")
+    decode_seconds = drain_seconds("sms", large, args, "wire") - loads_seconds
+    fold_seconds = sms_large.seconds - loads_seconds - decode_seconds
+    boto3_seconds, _, boto3_partial = run_step("sms", small, args, traced=False, decode="boto3")
+    _, _, wire_partial = run_step("sms", small, args, traced=False)
+    if boto3_partial != wire_partial:
+        raise RuntimeError("the old and new decode give partials of different sizes")
+    boto3_rps = small / boto3_seconds
     sms_ratio = sms_large.peak_bytes / sms_small.peak_bytes
     chat_ratio = chat_large.peak_bytes / chat_small.peak_bytes
     met = sms_ratio <= TARGET_RATIO and chat_ratio <= TARGET_RATIO and sms_large.rps >= TARGET_RPS
@@ -252,10 +320,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     for (source, count), fig in figures.items():
         detail(
-            f"{source} {count:,} records: {fig.seconds:.2f} s ({fig.rps:,.0f} records/s), "
-            f"generator alone {fig.generator_seconds:.2f} s, fold alone ~{fig.fold_rps:,.0f} "
-            f"records/s; peak {fig.peak_mib:.2f} MiB; partial {fig.partial_bytes:,} bytes"
+            f"{source} {count:,} records: {fig.seconds:.2f} s ({fig.rps:,.0f} records/s, "
+            f"JSON parse + decode + fold + partial); peak {fig.peak_mib:.2f} MiB; "
+            f"partial {fig.partial_bytes:,} bytes"
         )
+
+    def per_record(seconds: float, records: int = large) -> str:
+        return f"{seconds / records * 1e6:.2f} us/record"
+
+    detail(
+        f"sms {large:,} split (separate runs): json.loads {per_record(loads_seconds)} + "
+        f"decode {per_record(decode_seconds)} + fold and partial ~{per_record(fold_seconds)} "
+        f"= {per_record(sms_large.seconds)}; generation 0 (the {BODIES} response bodies are "
+        "built before the clock, as the network delivers them)"
+    )
+    detail(
+        f"old path, sms {small:,} records: botocore's Query parse + TypeDeserializer + fold = "
+        f"{per_record(boto3_seconds, small)}: rps_1m_boto3_deserializer={boto3_rps:.0f}"
+    )
     detail(
         f"chat population: {args.users:,} users, {args.rooms:,} rooms; the partial holds the "
         "users seen, so it grows with them, not with the messages"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,12 +14,17 @@ import pytest
 from botocore.stub import Stubber
 
 from courier.data.errors import DatabaseUnavailable
-from courier.stats.adapters import DynamoDayShardPager, DynamoStatsTable, S3ObjectStore
+from courier.stats.adapters import (
+    DynamoDayShardPager,
+    DynamoStatsTable,
+    S3ObjectStore,
+    WireDecoder,
+)
 from courier.stats.contract import AggregateRequest, PartialRef, PublishRequest
 from courier.stats.errors import MissingObject, PartialsMismatch, TransientStatsError
 from courier.stats.history import Group, HistoryDay, PeriodTotals
 from courier.stats.steps import StatsAggregator, StatsPublisher
-from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS
+from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS, SMS_INTEGER_FIELDS
 from tests.harness import REGION
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -292,8 +298,15 @@ def dynamodb_table(aws_env: None) -> Any:
     return boto3.resource("dynamodb", region_name=REGION).Table("SmsMessages")
 
 
-def test_pager_queries_the_index_and_follows_last_evaluated_key(dynamodb_table: Any) -> None:
-    pager = DynamoDayShardPager(dynamodb_table, fields=SMS_FIELDS, page_size=2)
+@pytest.fixture
+def dynamodb_client(aws_env: None) -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+def test_pager_queries_the_index_and_follows_last_evaluated_key(dynamodb_client: Any) -> None:
+    pager = DynamoDayShardPager(
+        dynamodb_client, "SmsMessages", fields=SMS_FIELDS, integers=SMS_INTEGER_FIELDS, page_size=2
+    )
     expected = {
         "TableName": "SmsMessages",
         "IndexName": "by_day_shard",
@@ -303,31 +316,182 @@ def test_pager_queries_the_index_and_follows_last_evaluated_key(dynamodb_table: 
             "#day_shard": "day_shard",
             **{f"#f{n}": name for n, name in enumerate(SMS_FIELDS)},
         },
-        # The resource layer's view: plain values (it serialises them after the stub's check).
-        "ExpressionAttributeValues": {":day_shard": f"{DAY}#03"},
+        "ExpressionAttributeValues": {":day_shard": {"S": f"{DAY}#03"}},
         "Limit": 2,
     }
     last = {"pk": {"S": "JOB#b"}, "day_shard": {"S": f"{DAY}#03"}, "sk_time": {"S": "t#b"}}
+    item = {"status": {"S": "SENT"}, "parts": {"N": "2"}}
 
-    def item() -> dict[str, Any]:  # a fresh one each time: the resource layer decodes in place
-        return {"status": {"S": "SENT"}, "parts": {"N": "2"}}
-
-    with Stubber(dynamodb_table.meta.client) as stub:
+    with Stubber(dynamodb_client) as stub:
         stub.add_response(
-            "query", {"Items": [item(), item()], "LastEvaluatedKey": last}, expected_params=expected
+            "query", {"Items": [item, item], "LastEvaluatedKey": last}, expected_params=expected
         )
         stub.add_response(
-            "query",
-            {"Items": [item()]},
-            expected_params={
-                **expected,
-                "ExclusiveStartKey": {"pk": "JOB#b", "day_shard": f"{DAY}#03", "sk_time": "t#b"},
-            },
+            "query", {"Items": [item]}, expected_params={**expected, "ExclusiveStartKey": last}
         )
         pages = list(pager.pages(f"{DAY}#03"))
         stub.assert_no_pending_responses()
     assert [len(page) for page in pages] == [2, 1]
-    assert pages[0][0]["parts"] == 2
+    assert pages[0][0] == {"status": "SENT", "parts": 2}
+
+
+# Items as a Query response's JSON holds them: plain ones and odd ones the fold must read alike.
+WIRE_ITEMS: list[dict[str, Any]] = [
+    {
+        "status": {"S": "DELIVERED"},
+        "parts": {"N": "2"},
+        "priority": {"S": "bulk"},
+        "created_at": {"S": "2026-11-24T01:02:03.456+00:00"},
+        "sk_time": {"S": "2026-11-24T01:02:03.456+00:00#job-1"},
+    },
+    {
+        "status": {"S": "FAILED"},
+        "reason": {"S": "OPTED_OUT"},
+        "parts": {"N": "1"},
+        "priority": {"S": "transactional"},
+        "sk_time": {"S": "2026-11-23T16:00:00+00:00#job-2"},  # no created_at: the sort key's time
+    },
+    {
+        "status": {"N": "1.0"},  # a number where text belongs: read as boto3 reads it
+        "parts": {"N": "2.5"},  # not a whole number: a Decimal, then the fold's int()
+        "priority": {"N": "3"},
+        "created_at": {"S": "2026-11-24T09:59:59+09:00"},
+        "sk_time": {"S": "x#job-3"},
+    },
+    {"status": {"S": "SENT"}, "parts": {"N": "1E1"}, "sk_time": {"S": "2026-11-24T05:00:00Z#j4"}},
+    {
+        "status": {"S": "SENT"},
+        "parts": {"N": "0"},
+        "reason": {"NULL": True},
+        "sk_time": {"S": "2026-11-24T05:00:00Z#j5"},
+    },
+]
+
+
+def botocore_parsed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items as botocore's parser hands them over (fresh: the old path decoded in place)."""
+    return json.loads(json.dumps(items))
+
+
+def partial_bytes(pages: list[list[dict[str, Any]]]) -> bytes:
+    from courier.stats.tallies import PartialDocument, fold_sms
+
+    return PartialDocument.of(DAY, "sms", 0, fold_sms(pages, zone=SEOUL)).to_bytes()
+
+
+def test_the_wire_decoder_folds_to_the_same_partial_as_boto3s_deserializer() -> None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    # Given the same items, decoded the old way (TypeDeserializer: Decimals) and the new ways
+    deserializer = TypeDeserializer()
+    old = [{k: deserializer.deserialize(v) for k, v in item.items()} for item in WIRE_ITEMS]
+    decoder = WireDecoder(SMS_INTEGER_FIELDS)
+    parsed = decoder.items(botocore_parsed(WIRE_ITEMS))
+    raw_plain = decoder.raw_items(botocore_parsed(WIRE_ITEMS[:4]))
+    # Then the integer field is an int, the odd values what boto3 makes of them
+    assert parsed[0]["parts"] == 2
+    assert type(parsed[0]["parts"]) is int
+    assert parsed[2]["status"] == old[2]["status"]
+    assert type(parsed[2]["status"]) is Decimal
+    assert parsed[2]["parts"] == Decimal("2.5")
+    assert parsed[4]["reason"] is None
+    # And the fold's partial is byte for byte the old one, by either decoder
+    assert raw_plain is not None
+    assert partial_bytes([parsed]) == partial_bytes([old])
+    assert partial_bytes([raw_plain]) == partial_bytes([old[:4]])
+    assert partial_bytes([old]) != partial_bytes([old[:4]])  # the comparison can tell them apart
+
+
+def test_the_raw_decoder_leaves_types_other_than_s_and_n_to_botocore() -> None:
+    decoder = WireDecoder(SMS_INTEGER_FIELDS)
+    for odd in ({"B": "AAE="}, {"NULL": True}, {"BOOL": True}, {"M": {"a": {"B": "AAE="}}}):
+        assert decoder.raw_items([{"status": {"S": "SENT"}}, {"reason": odd}]) is None
+
+
+class FakeQueryEndpoint:
+    """Answers the client's Query requests with JSON bodies, as DynamoDB would (no network):
+    botocore's whole pipeline runs, the before-parse hook included."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        self.bodies = bodies
+        self.requests: list[dict[str, Any]] = []
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        self.requests.append(json.loads(request.body))
+        body = json.dumps(self.bodies.pop(0)).encode()
+
+        class Raw:
+            def stream(self, **_: Any) -> Iterator[bytes]:
+                yield body
+
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, Raw())
+
+
+def test_the_pager_decodes_the_response_json_itself_and_falls_back_for_other_types(
+    dynamodb_client: Any,
+) -> None:
+    from boto3.dynamodb.types import Binary
+
+    # Given a client whose Query answers two pages: plain S/N items, then one with a binary
+    pager = DynamoDayShardPager(
+        dynamodb_client, "SmsMessages", fields=SMS_FIELDS, integers=SMS_INTEGER_FIELDS
+    )
+    last = {"pk": {"S": "JOB#b"}, "day_shard": {"S": f"{DAY}#03"}, "sk_time": {"S": "t#b"}}
+    endpoint = FakeQueryEndpoint(
+        [
+            {"Items": WIRE_ITEMS[:2], "Count": 2, "LastEvaluatedKey": last},
+            {"Items": [{"status": {"S": "SENT"}, "reason": {"B": "AAE="}}], "Count": 1},
+        ]
+    )
+    dynamodb_client.meta.events.register("before-send.dynamodb.Query", endpoint)
+    raw_calls: list[int] = []
+    original = WireDecoder.raw_items
+
+    def counting(self: WireDecoder, items: Any) -> Any:
+        result = original(self, items)
+        raw_calls.append(result is not None)
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WireDecoder, "raw_items", counting)
+        # When the pager reads the day-shard
+        pages = list(pager.pages(f"{DAY}#03"))
+    # Then the first page came from the raw JSON, the second through botocore (binary as bytes)
+    assert raw_calls == [True, False]
+    assert pages[0] == [
+        {
+            "status": "DELIVERED",
+            "parts": 2,
+            "priority": "bulk",
+            "created_at": "2026-11-24T01:02:03.456+00:00",
+            "sk_time": "2026-11-24T01:02:03.456+00:00#job-1",
+        },
+        {
+            "status": "FAILED",
+            "reason": "OPTED_OUT",
+            "parts": 1,
+            "priority": "transactional",
+            "sk_time": "2026-11-23T16:00:00+00:00#job-2",
+        },
+    ]
+    assert pages[1] == [{"status": "SENT", "reason": Binary(b"\x00\x01")}]
+    # And the key came back as DynamoDB gave it
+    assert endpoint.requests[1]["ExclusiveStartKey"] == last
+    assert "ExclusiveStartKey" not in endpoint.requests[0]
+
+
+def test_other_queries_on_the_client_are_parsed_by_botocore(dynamodb_client: Any) -> None:
+    # Given a client the pager has hooked
+    DynamoDayShardPager(dynamodb_client, "SmsMessages", fields=SMS_FIELDS)
+    endpoint = FakeQueryEndpoint([{"Items": [{"status": {"S": "SENT"}}], "Count": 1}])
+    dynamodb_client.meta.events.register("before-send.dynamodb.Query", endpoint)
+    # When someone else queries on it
+    response = dynamodb_client.query(TableName="SmsMessages", KeyConditionExpression="a = :a")
+    # Then botocore's parse answers, untouched
+    assert response["Items"] == [{"status": {"S": "SENT"}}]
+    assert response["Count"] == 1
 
 
 @pytest.mark.parametrize(
@@ -344,12 +508,12 @@ def test_pager_queries_the_index_and_follows_last_evaluated_key(dynamodb_table: 
     ],
 )
 def test_pager_raises_transient_only_for_throttling_and_5xx(
-    dynamodb_table: Any, code: str, status: int, transient: bool
+    dynamodb_client: Any, code: str, status: int, transient: bool
 ) -> None:
     from botocore.exceptions import ClientError
 
-    pager = DynamoDayShardPager(dynamodb_table, fields=CHAT_FIELDS)
-    with Stubber(dynamodb_table.meta.client) as stub:
+    pager = DynamoDayShardPager(dynamodb_client, "ChatMessages", fields=CHAT_FIELDS)
+    with Stubber(dynamodb_client) as stub:
         stub.add_client_error("query", service_error_code=code, http_status_code=status)
         with pytest.raises(TransientStatsError if transient else ClientError) as caught:
             list(pager.pages(f"{DAY}#00"))

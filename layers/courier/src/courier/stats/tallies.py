@@ -27,6 +27,8 @@ from courier.stats.contract import Day, Source
 # What the folds read of a record; the adapters project nothing else.
 SMS_FIELDS = ("status", "reason", "parts", "priority", "created_at", "sk_time")
 CHAT_FIELDS = ("room", "sender_sub")
+# The SMS fields the fold reads as whole numbers (the pager decodes them to int, not Decimal).
+SMS_INTEGER_FIELDS = ("parts",)
 
 UNKNOWN_STATUS = "UNKNOWN"
 UNKNOWN_REASON = "UNKNOWN"
