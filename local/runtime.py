@@ -33,9 +33,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from local.database import LocalDatabase, without_password
 from local.admin_sign_in import set_up_admin_sign_in
 from local.admin_sign_in import summary_lines as admin_summary_lines
+from local.database import LocalDatabase, without_password
 from local.redis_server import RedisServer, free_port
 from scripts.smoke import Endpoints
 
