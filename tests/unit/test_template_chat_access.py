@@ -82,12 +82,18 @@ def test_ticket_and_revocation_grants_are_exactly_what_the_code_calls(
     # The HTTP API issues tickets and reads revocations; it never deletes or revokes
     assert grants_on(resources, "ApiFunction", "ChatTicketsTable") == {"dynamodb:PutItem"}
     assert grants_on(resources, "ApiFunction", "ChatRevocationsTable") == {"dynamodb:GetItem"}
+    # The admin API revokes a user's tokens (it reads the previous revocation first)
+    assert grants_on(resources, "AdminApiFunction", "ChatRevocationsTable") == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
+    assert grants_on(resources, "AdminApiFunction", "ChatTicketsTable") == set()
     # And no other function touches either table
     others = {
         name
         for name, resource in resources.items()
         if resource["Type"] == "AWS::Serverless::Function"
-        and name not in {"ChatAuthorizerFunction", "ApiFunction"}
+        and name not in {"ChatAuthorizerFunction", "ApiFunction", "AdminApiFunction"}
         and (
             grants_on(resources, name, "ChatTicketsTable")
             or grants_on(resources, name, "ChatRevocationsTable")

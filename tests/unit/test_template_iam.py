@@ -134,6 +134,38 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "ChatTicketsTable"),
         ("dynamodb:GetItem", "ChatRevocationsTable"),
     },
+    # The admin API: jobs, the DLQs and their redrive, opt-outs, chat moderation.
+    "AdminApiFunction": {
+        ("dynamodb:GetItem", "SmsMessagesTable"),
+        ("dynamodb:GetItem", "SmsIdempotencyTable"),
+        *(
+            (action, queue)
+            for queue in (
+                "SmsTransactionalDeadLetterQueue",
+                "SmsBulkDeadLetterQueue",
+                "SmsEventsDeadLetterQueue",
+            )
+            for action in (
+                "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:StartMessageMoveTask",
+            )
+        ),
+        *(
+            (action, queue)
+            for queue in ("SmsTransactionalQueue", "SmsBulkQueue", "SmsEventsQueue")
+            for action in ("sqs:SendMessage", "sqs:GetQueueAttributes")
+        ),
+        ("dynamodb:GetItem", "SmsOptOutTable"),
+        ("dynamodb:PutItem", "SmsOptOutTable"),
+        ("dynamodb:DeleteItem", "SmsOptOutTable"),
+        ("dynamodb:Query", "ChatMessagesTable"),
+        ("dynamodb:DeleteItem", "ChatMessagesTable"),
+        ("dynamodb:GetItem", "ChatRevocationsTable"),
+        ("dynamodb:PutItem", "ChatRevocationsTable"),
+    },
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
     "StatsPlanFunction": set(),

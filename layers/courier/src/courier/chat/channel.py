@@ -49,6 +49,16 @@ def new_message_id(now: datetime) -> str:
     return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(5)}"
 
 
+MESSAGE_ID_PATTERN = r"^[0-9a-f]{22}$"
+
+
+def message_id_time(message_id: str) -> datetime:
+    """When a `new_message_id` id was made (its first 12 hex digits); ValueError otherwise."""
+    if len(message_id) != 22:
+        raise ValueError("not a chat message id")
+    return datetime.fromtimestamp(int(message_id[:12], 16) / 1000, UTC)
+
+
 class ChatChannel:
     """Connections, rooms and messages, with the counts the metrics report."""
 

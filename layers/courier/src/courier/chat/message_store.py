@@ -138,6 +138,46 @@ class MessageStore:
         ]
         return messages, len(items) > limit
 
+    def find(self, room: str, message_id: str, around: datetime) -> StoredMessage | None:
+        """The stored message `message_id` of `room`, sent within a second of `around`.
+
+        Message ids start with their send time (channel.new_message_id), so one key-range
+        query of two seconds finds it, instead of reading the whole room.
+        """
+        low = (around - timedelta(seconds=1)).isoformat(timespec="microseconds")
+        high = (around + timedelta(seconds=1)).isoformat(timespec="microseconds")
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
+            "FilterExpression": "#id = :id",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", "#id": "message_id"},
+            "ExpressionAttributeValues": {
+                ":pk": f"ROOM#{room}",
+                ":low": low,
+                ":high": high + "~",
+                ":id": message_id,
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                return StoredMessage(
+                    room=str(item["room"]),
+                    message_id=str(item["message_id"]),
+                    sender_sub=str(item["sender_sub"]),
+                    sender_name=str(item["sender_name"]),
+                    text=str(item["text"]),
+                    sent_at=datetime.fromisoformat(str(item["sent_at"])),
+                    client_msg_id=str(item["client_msg_id"]) if "client_msg_id" in item else None,
+                )
+            if "LastEvaluatedKey" not in response:
+                return None
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete(self, message: StoredMessage) -> None:
+        """Delete one stored message (history pages page by key, so a gap is harmless)."""
+        self._table.delete_item(Key={"pk": f"ROOM#{message.room}", "sk": message.sort_key})
+
     def count_room(self, room: str) -> int:
         """How many messages of `room` are stored (DynamoDB counts; no item is returned)."""
         query: dict[str, Any] = {

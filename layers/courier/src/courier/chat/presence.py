@@ -154,6 +154,14 @@ class RoomState:
     def recent_count(self, room: str) -> int:
         return int(self._redis.llen(self._recent_key(room)))
 
+    def forget_recent_message(self, room: str, message_id: str) -> int:
+        """Drop one message from the room's recent history; how many copies were removed."""
+        removed = 0
+        for raw in self.recent(room, self._recent_limit):
+            if json.loads(raw).get("message_id") == message_id:
+                removed += int(self._redis.lrem(self._recent_key(room), 0, raw))
+        return removed
+
     def forget_recent(self, room: str) -> None:
         """Drop the room's recent history (its stored history is deleted separately)."""
         self._redis.delete(self._recent_key(room))

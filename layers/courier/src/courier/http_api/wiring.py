@@ -11,8 +11,13 @@ if TYPE_CHECKING:
     from courier.chat.access import ChatAccess
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
+    from courier.chat.revocations import RevocationList
     from courier.http_api.adapters import DailyStatsReader
     from courier.settings import Settings
+    from courier.sms.dead_letter_queues import SqsDeadLetterQueue
+    from courier.sms.dead_letters import QueueKind
+    from courier.sms.job_records import TableJobHistory
+    from courier.sms.opt_out import OptOutList
     from courier.sms.producer import SmsProducer
     from courier.sms.status_store import SmsStatusStore
     from courier.stats.read_cache import CachedDailyStats, CachedStatsHistory, StatsReadCache
@@ -100,3 +105,36 @@ def audit_log(settings: Settings) -> AuditLog:
     from courier.data.connections import shared_database
 
     return AuditLog(MySqlAuditStore(shared_database()))
+
+
+# -- The admin API's adapters -----------------------------------------------------------------
+
+
+@cache
+def opt_outs(settings: Settings) -> OptOutList:
+    from courier.sms.opt_out import OptOutList
+
+    return OptOutList.from_settings(settings)
+
+
+@cache
+def revocations(settings: Settings) -> RevocationList:
+    from courier.chat.revocations import RevocationList
+
+    return RevocationList.from_settings(settings)
+
+
+@cache
+def job_history(settings: Settings) -> TableJobHistory:
+    """The redrive's view of a job (status and idempotency records), as `sms dlq` builds it."""
+    from courier.sms.job_records import TableJobHistory
+
+    return TableJobHistory.from_settings(settings)
+
+
+def dead_letter_queue(settings: Settings, kind: QueueKind) -> SqsDeadLetterQueue:
+    """One DLQ and its source queue (ValueError when their URLs are not configured)."""
+    from courier.sms.dead_letter_queues import SqsDeadLetterQueue
+
+    # Listed messages are held this long at most; each is released right after the scan.
+    return SqsDeadLetterQueue.from_settings(settings, kind, visibility_seconds=30)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from courier.sms.dead_letters import QueueKind
@@ -199,14 +198,12 @@ def _queue(args: argparse.Namespace, settings: Settings, kind: QueueKind) -> Sqs
 def _history_and_rules(
     settings: Settings, margin_hours: float = 24.0
 ) -> tuple[TableJobHistory, RedriveRules]:
-    from courier.sms.dead_letter_redrive import RedriveRules
+    from courier.sms.dead_letter_redrive import redrive_rules
     from courier.sms.job_records import TableJobHistory
 
-    rules = RedriveRules(
-        idempotency_ttl=timedelta(seconds=settings.sms_idempotency_ttl_seconds),
-        margin=timedelta(hours=margin_hours),
+    return TableJobHistory.from_settings(settings), redrive_rules(
+        settings, margin_hours=margin_hours
     )
-    return TableJobHistory.from_settings(settings), rules
 
 
 # ---- actions

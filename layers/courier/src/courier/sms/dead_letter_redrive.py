@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from courier.sms.dead_letters import (
     DeadLetter,
@@ -37,6 +37,9 @@ from courier.sms.dead_letters import (
     inspect_dead_letters,
 )
 from courier.sms.status import SmsStatus
+
+if TYPE_CHECKING:
+    from courier.settings import Settings
 
 # Jobs the provider has, or may have: never sent again without --force.
 SENT_STATUSES = frozenset({SmsStatus.SENT, SmsStatus.DELIVERED, SmsStatus.UNKNOWN})
@@ -70,6 +73,14 @@ class RedriveRules:
     idempotency_ttl: timedelta
     # A redriven job may wait in its queue (a sender outage) before it is processed.
     margin: timedelta = timedelta(days=1)
+
+
+def redrive_rules(settings: Settings, *, margin_hours: float = 24.0) -> RedriveRules:
+    """The rules with the senders' idempotency TTL (the `sms dlq` CLI and the admin API)."""
+    return RedriveRules(
+        idempotency_ttl=timedelta(seconds=settings.sms_idempotency_ttl_seconds),
+        margin=timedelta(hours=margin_hours),
+    )
 
 
 class PlannedMessage(FrozenModel):

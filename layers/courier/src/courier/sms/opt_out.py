@@ -36,5 +36,14 @@ class OptOutList:
             }
         )
 
+    def entry(self, phone_number: str) -> dict[str, str] | None:
+        """The number's opt-out (`source`, `opted_out_at`), or None when it is not opted out."""
+        item = self._table.get_item(Key={"phone_number": phone_number}, ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None:
+            return None
+        return {k: str(v) for k, v in item.items() if k in {"source", "opted_out_at"}}
+
     def opt_in(self, phone_number: str) -> None:
         self._table.delete_item(Key={"phone_number": phone_number})

@@ -1,0 +1,34 @@
+"""The admin API: the resolver of the admin function (`ANY /api/admin/{proxy+}`).
+
+The admin console's routes run in a function of their own, apart from the user-facing API
+(DESIGN.md: the old system had no isolation between admin and user traffic): its own role,
+concurrency, logs and alarms. Every route needs a Cognito access token of the admin group
+(courier.http_api.admin_routes.signed_in_admin) and records what it changes in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from courier.http_api.admin_chat_routes import router as admin_chat_router
+from courier.http_api.admin_routes import router as admin_router
+from courier.http_api.admin_sms_routes import router as admin_sms_router
+from courier.http_api.resolver import build_resolver
+
+# Method sets of every admin route, for 405 on a known path (kept equal to the resolver's; tested).
+ADMIN_ROUTES: Final[dict[str, frozenset[str]]] = {
+    "/api/admin/me": frozenset({"GET"}),
+    "/api/admin/audit": frozenset({"GET"}),
+    "/api/admin/jobs/{job_id}": frozenset({"GET"}),
+    "/api/admin/dlq/{queue}": frozenset({"GET"}),
+    "/api/admin/dlq/{queue}/redrive": frozenset({"POST"}),
+    "/api/admin/opt-outs": frozenset({"GET"}),
+    "/api/admin/opt-outs/{phone}": frozenset({"PUT", "DELETE"}),
+    "/api/admin/rooms/{room}/messages/{message_id}": frozenset({"DELETE"}),
+    "/api/admin/users/{user}/revoke": frozenset({"POST"}),
+}
+
+app = build_resolver(ADMIN_ROUTES)
+app.include_router(admin_router)
+app.include_router(admin_sms_router)
+app.include_router(admin_chat_router)

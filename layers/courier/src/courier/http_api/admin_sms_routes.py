@@ -1,0 +1,289 @@
+"""The admin API's SMS routes: a job's status, the dead-letter queues, the opt-out list.
+
+    GET    /api/admin/jobs/{job_id}             the job's status record (number masked)
+    GET    /api/admin/dlq/{queue}               dead letters: reasons, masked numbers, ages
+    POST   /api/admin/dlq/{queue}/redrive       dry run by default; {"apply": true} moves them
+    GET    /api/admin/opt-outs?phone=           is this number opted out (and since when, why)
+    PUT    /api/admin/opt-outs/{phone}          opt it out, with a reason
+    DELETE /api/admin/opt-outs/{phone}          take it off the list
+
+No lookup of jobs by phone number: the status table keeps only the masked number and has no
+index by number (adding one means the senders storing a keyed hash of the number). Every
+change is recorded in the audit log with what it was before and after.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
+
+from courier.admin import sms_admin
+from courier.http_api import wiring
+from courier.http_api.admin_routes import ADMIN_TOKEN, request_id, signed_in_admin
+from courier.http_api.errors import ApiError, error_responses
+from courier.http_api.models import JobStatusOut
+from courier.observability import mask_phone
+from courier.settings import get_settings
+from courier.sms.contract import E164_PATTERN, JOB_ID_PATTERN
+from courier.sms.dead_letter_redrive import PlannedMessage, Selection, redrive_rules
+from courier.sms.dead_letters import DeadLetter, QueueKind
+
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+
+SECURITY: list[dict[str, list[str]]] = [{ADMIN_TOKEN: []}]
+MAX_DLQ_LIMIT = 500  # one listing must fit API Gateway's 29 s
+
+
+class DeadLetterPageOut(BaseModel):
+    queue: QueueKind
+    letters: list[DeadLetter]
+    depth: int = Field(description="The queue's approximate size when listed.")
+    complete: bool = Field(description="False when the queue holds more than `limit`.")
+
+
+class RedriveIn(BaseModel):
+    apply: bool = Field(default=False, description="Move the messages; otherwise a dry run.")
+    force: bool = Field(default=False, description="Move refused messages too.")
+    all: bool = Field(default=False, description="Every message in the queue.")
+    message_ids: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list, max_length=100
+    )
+    failure_codes: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class RedriveOut(BaseModel):
+    applied: bool
+    messages: list[PlannedMessage] = Field(description="The selected messages and their fate.")
+    not_found: list[str]
+    method: str | None = Field(default=None, description="How they moved (applied only).")
+    moved: list[str] = Field(default_factory=list)
+    refused_now: list[str] = Field(default_factory=list, description="Refused when re-checked.")
+    failed: dict[str, str] = Field(default_factory=dict)
+    vanished: list[str] = Field(default_factory=list)
+
+
+class OptOutOut(BaseModel):
+    to: str = Field(description="The number, masked.")
+    opted_out: bool
+    source: str | None = None
+    opted_out_at: str | None = None
+
+
+class OptOutIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200, description="Why (kept in the list).")
+
+
+def _queue_kind(queue: str) -> QueueKind:
+    try:
+        return QueueKind(queue)
+    except ValueError:
+        kinds = ", ".join(k.value for k in QueueKind)
+        raise ApiError(404, "queue_not_found", f"no such dead-letter queue; use {kinds}") from None
+
+
+def _dead_letter_queue(kind: QueueKind) -> Any:
+    try:
+        return wiring.dead_letter_queue(get_settings(), kind)
+    except ValueError:
+        raise ApiError(503, "queue_unavailable", f"the {kind} queues are not configured") from None
+
+
+def _phone(phone: str) -> str:
+    if not re.fullmatch(E164_PATTERN, phone):
+        raise ApiError(400, "invalid_phone", "phone must be an E.164 number, e.g. +821012345678")
+    return phone
+
+
+def _opt_out_out(phone: str, found: dict[str, Any] | None) -> OptOutOut:
+    if found is None:
+        return OptOutOut(to=mask_phone(phone), opted_out=False)
+    return OptOutOut(
+        to=found["to"],
+        opted_out=True,
+        source=found.get("source"),
+        opted_out_at=found.get("opted_out_at"),
+    )
+
+
+@router.get(
+    "/api/admin/jobs/<job_id>",
+    summary="Read a job's status",
+    description="The job's status record as the pipeline stores it: the latest status (later "
+    "stages win), when and why, parts, encoding, the masked number. The table keeps the latest "
+    "state, not every transition.",
+    tags=["admin"],
+    security=SECURITY,
+    responses={200: {"description": "The record"}, **error_responses(400, 401, 403, 404, 405, 422)},
+)
+def admin_job(job_id: Annotated[str, Path(max_length=128)]) -> JobStatusOut:
+    signed_in_admin()
+    if not re.fullmatch(JOB_ID_PATTERN, job_id):
+        raise ApiError(400, "invalid_job_id", "job_id must match " + JOB_ID_PATTERN)
+    record = wiring.status_store(get_settings()).get(job_id)
+    if record is None:
+        raise ApiError(404, "job_not_found", "no status is recorded for this job")
+    return JobStatusOut.of(record)
+
+
+@router.get(
+    "/api/admin/dlq/<queue>",
+    summary="List a dead-letter queue",
+    description="Each dead letter's failure code and reason, job id, masked number, age and "
+    "receive count; listing leaves every message visible.",
+    tags=["admin"],
+    security=SECURITY,
+    responses={
+        200: {"description": "The dead letters"},
+        **error_responses(401, 403, 404, 405, 422, 503),
+    },
+)
+def admin_dead_letters(
+    queue: str,
+    limit: Annotated[int, Query(ge=1, le=MAX_DLQ_LIMIT, description="Most to read")] = 100,
+) -> DeadLetterPageOut:
+    signed_in_admin()
+    from courier.sms.dead_letters import inspect_dead_letters
+
+    kind = _queue_kind(queue)
+    listing = inspect_dead_letters(kind, _dead_letter_queue(kind), limit=limit)
+    return DeadLetterPageOut(
+        queue=kind, letters=listing.letters, depth=listing.depth, complete=listing.complete
+    )
+
+
+@router.post(
+    "/api/admin/dlq/<queue>/redrive",
+    summary="Redrive dead letters",
+    description="Sends the chosen dead letters back to their queue, with the `sms dlq "
+    "redrive` refusals (already sent, idempotency record expiring, unparseable, wrong source) "
+    "unless `force`. A dry run unless `apply`; an applied redrive is audited.",
+    tags=["admin"],
+    security=SECURITY,
+    responses={
+        200: {"description": "The plan, or what was done"},
+        **error_responses(400, 401, 403, 404, 405, 422, 503),
+    },
+)
+def admin_redrive(
+    queue: str, request: Annotated[RedriveIn, Body(description="Which messages, and whether")]
+) -> RedriveOut:
+    admin = signed_in_admin()
+    kind = _queue_kind(queue)
+    if not (request.all or request.message_ids or request.failure_codes):
+        raise ApiError(400, "no_selection", "choose messages: all, message_ids or failure_codes")
+    if request.all and (request.message_ids or request.failure_codes):
+        raise ApiError(400, "bad_selection", "all cannot be combined with ids or codes")
+    selection = Selection(
+        all=request.all,
+        message_ids=frozenset(request.message_ids),
+        failure_codes=frozenset(request.failure_codes),
+    )
+    settings = get_settings()
+    outcome = sms_admin.redrive(
+        kind,
+        _dead_letter_queue(kind),
+        wiring.job_history(settings),
+        redrive_rules(settings),
+        selection,
+        apply=request.apply,
+        force=request.force,
+    )
+    if outcome.change is not None:
+        wiring.audit_log(settings).record(
+            admin,
+            "sms.redrive",
+            f"dlq:{kind}",
+            before=outcome.change.before,
+            after=outcome.change.after,
+            request_id=request_id(),
+        )
+    result = outcome.result
+    return RedriveOut(
+        applied=result is not None,
+        messages=outcome.plan.messages,
+        not_found=outcome.plan.not_found,
+        method=result.method if result else None,
+        moved=result.moved if result else [],
+        refused_now=[m.letter.message_id for m in result.refused_now] if result else [],
+        failed=result.failed if result else {},
+        vanished=result.vanished if result else [],
+    )
+
+
+@router.get(
+    "/api/admin/opt-outs",
+    summary="Look up an opt-out",
+    description="Whether the number is opted out, since when and why (the number masked).",
+    tags=["admin"],
+    security=SECURITY,
+    responses={
+        200: {"description": "The number's entry"},
+        **error_responses(400, 401, 403, 405, 422),
+    },
+)
+def admin_find_opt_out(
+    phone: Annotated[str, Query(max_length=16, description="E.164, e.g. +821012345678")],
+) -> OptOutOut:
+    signed_in_admin()
+    number = _phone(phone)
+    return _opt_out_out(number, sms_admin.find_opt_out(wiring.opt_outs(get_settings()), number))
+
+
+@router.put(
+    "/api/admin/opt-outs/<phone>",
+    summary="Opt a number out",
+    description="No message is sent to it any more; the reason is kept. Audited.",
+    tags=["admin"],
+    security=SECURITY,
+    responses={200: {"description": "The entry"}, **error_responses(400, 401, 403, 405, 422)},
+)
+def admin_add_opt_out(
+    phone: str, request: Annotated[OptOutIn, Body(description="Why")]
+) -> OptOutOut:
+    admin = signed_in_admin()
+    number = _phone(phone)
+    settings = get_settings()
+    opt_outs = wiring.opt_outs(settings)
+    change = sms_admin.add_opt_out(opt_outs, number, reason=request.reason, admin=admin.username)
+    wiring.audit_log(settings).record(
+        admin,
+        "optout.add",
+        mask_phone(number),
+        before=change.before,
+        after=change.after,
+        request_id=request_id(),
+    )
+    return _opt_out_out(number, change.after)
+
+
+@router.delete(
+    "/api/admin/opt-outs/<phone>",
+    summary="Take a number off the opt-out list",
+    description="Messages may be sent to it again. 404 when it is not opted out. Audited.",
+    tags=["admin"],
+    security=SECURITY,
+    responses={200: {"description": "Removed"}, **error_responses(400, 401, 403, 404, 405, 422)},
+)
+def admin_remove_opt_out(phone: str) -> OptOutOut:
+    admin = signed_in_admin()
+    number = _phone(phone)
+    settings = get_settings()
+    try:
+        change = sms_admin.remove_opt_out(wiring.opt_outs(settings), number)
+    except sms_admin.NotOptedOut as error:
+        raise ApiError(404, "not_opted_out", str(error)) from None
+    wiring.audit_log(settings).record(
+        admin,
+        "optout.remove",
+        mask_phone(number),
+        before=change.before,
+        after=None,
+        request_id=request_id(),
+    )
+    return _opt_out_out(number, None)
