@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from courier.admin.audit import AuditLog
     from courier.admin.identity import AdminTokenVerifier
+    from courier.campaigns.service import CampaignService
+    from courier.campaigns.store import MySqlCampaignStore
     from courier.chat.access import ChatAccess
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
@@ -100,3 +102,35 @@ def audit_log(settings: Settings) -> AuditLog:
     from courier.data.connections import shared_database
 
     return AuditLog(MySqlAuditStore(shared_database()))
+
+
+def campaign_store(settings: Settings) -> MySqlCampaignStore:
+    from courier.campaigns.store import MySqlCampaignStore
+    from courier.data.connections import shared_database
+
+    return MySqlCampaignStore(shared_database())
+
+
+@cache
+def campaign_service(settings: Settings) -> CampaignService:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from courier.campaigns.launch_queue import SqsLaunchQueue
+    from courier.campaigns.service import CampaignRules, CampaignService
+    from courier.sms.opt_out import OptOutList
+
+    opt_outs = OptOutList.from_settings(settings)
+    return CampaignService(
+        campaign_store(settings),
+        audit_log(settings),
+        SqsLaunchQueue.from_settings(settings),
+        opt_outs.opted_out_among,
+        status_store(settings).statuses,
+        CampaignRules(
+            price_per_part=Decimal(settings.campaign_price_per_part),
+            max_parts=settings.sms_max_parts,
+            horizon=timedelta(days=settings.sms_schedule_horizon_days),
+        ),
+        clock=lambda: datetime.now(UTC),
+    )
