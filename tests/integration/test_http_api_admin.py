@@ -1,4 +1,4 @@
-"""The admin routes through the API's Lambda handler in-process, the pool's JWKS on loopback HTTP.
+"""The admin routes through the admin function's handler in-process, the JWKS on loopback HTTP.
 
 No emulator and no authorizer in front: the function's own verification is what answers (401,
 403, 200), with the signing keys fetched over HTTP from a local server as from Cognito.
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-import app as api_handler
+import admin_api as admin_handler
 from courier.admin import identity
 from courier.admin.audit import AuditActor, AuditLog
 from courier.admin.audit_store import MySqlAuditStore
@@ -111,7 +111,7 @@ def call(
     method: str = "GET",
     query: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
-    event = copy.deepcopy(load_event("api/get-admin-me.json"))
+    event = copy.deepcopy(load_event("admin/get-me.json"))
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
     event["pathParameters"] = {"proxy": path.removeprefix("/api/admin/")}
@@ -124,7 +124,7 @@ def call(
     if query:
         event["queryStringParameters"] = query
         event["rawQueryString"] = urlencode(query)
-    response = api_handler.handler(event, FakeLambdaContext())
+    response = admin_handler.handler(event, FakeLambdaContext())
     return response["statusCode"], response.get("headers", {}), json.loads(response["body"])
 
 

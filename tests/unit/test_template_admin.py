@@ -160,9 +160,12 @@ def test_the_admin_group_exists(decoded: dict[str, Any]) -> None:
 
 
 def api_events(decoded: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The HttpApi events of every function, keyed `Function.Event`."""
     return {
-        name: event["Properties"]
-        for name, event in decoded["Resources"]["ApiFunction"]["Properties"]["Events"].items()
+        f"{function}.{name}": event["Properties"]
+        for function, resource in decoded["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for name, event in resource["Properties"].get("Events", {}).items()
         if event["Type"] == "HttpApi"
     }
 
@@ -178,11 +181,11 @@ def test_the_jwt_authorizer_trusts_this_pool_and_the_web_client(decoded: dict[st
     )
     assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "AdminWebClient"}]
     # The function checks the same issuer and client (and the admin group) itself.
-    env = resolved(decoded, "ApiFunction")["Environment"]["Variables"]
+    env = resolved(decoded, "AdminApiFunction")["Environment"]["Variables"]
     assert env["ADMIN_TOKEN_ISSUER"] == resolver.resolve(jwt["JwtConfiguration"]["issuer"])
     assert env["ADMIN_CLIENT_ID"] == "AdminWebClient"
     assert env["ADMIN_JWKS_URL"] == ""  # AWS: the issuer's own JWKS document
-    local = resolved(decoded, "ApiFunction", EmulatorEndpointUrl="http://127.0.0.1:4566")
+    local = resolved(decoded, "AdminApiFunction", EmulatorEndpointUrl="http://127.0.0.1:4566")
     assert local["Environment"]["Variables"]["ADMIN_JWKS_URL"] == (
         "http://127.0.0.1:4566/AdminUserPool/.well-known/jwks.json"
     )
@@ -197,6 +200,28 @@ def test_every_admin_route_and_no_other_has_the_jwt_authorizer(decoded: dict[str
 
     assert admin  # at least the catch-all
     assert with_jwt == admin
+
+
+def test_the_admin_routes_run_in_their_own_function(decoded: dict[str, Any]) -> None:
+    # Given every HttpApi event of the template
+    events = api_events(decoded)
+
+    # Then the admin paths belong to AdminApiFunction only, and it serves nothing else
+    owners = {
+        name.split(".")[0] for name, e in events.items() if e["Path"].startswith(ADMIN_PREFIX)
+    }
+    assert owners == {"AdminApiFunction"}
+    assert all(
+        e["Path"].startswith(ADMIN_PREFIX)
+        for name, e in events.items()
+        if name.startswith("AdminApiFunction.")
+    )
+    # And the public function carries none of the admin sign-in settings
+    public_env = resolved(decoded, "ApiFunction")["Environment"]["Variables"]
+    assert not {k for k in public_env if k.startswith("ADMIN_")}
+    admin = resolved(decoded, "AdminApiFunction")
+    assert admin["Handler"] == "admin_api.handler"
+    assert admin["LoggingConfig"]["LogGroup"] == "AdminApiLogGroup"
 
 
 def test_the_translated_api_puts_the_authorizer_on_admin_paths_only() -> None:

@@ -26,7 +26,7 @@ RESOLVED_TYPES = RDS_TYPES | {
     "AWS::IAM::Role",
     "Custom::DatabaseMigrations",
 }
-DATABASE_FUNCTIONS = {"StatsPublishFunction", "ApiFunction"}
+DATABASE_FUNCTIONS = {"StatsPublishFunction", "ApiFunction", "AdminApiFunction"}
 APP_USER = "courier_app"
 
 # (mode, reader) combinations, each valid under the Rules.

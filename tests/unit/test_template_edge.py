@@ -273,13 +273,18 @@ def test_access_logs_and_optional_waf(resources: dict[str, Any], config: dict[st
 
 
 def test_http_api_routes_and_authorization(resources: dict[str, Any]) -> None:
-    events = resources["ApiFunction"]["Properties"]["Events"]
+    # The public ApiFunction and the admin console's AdminApiFunction share the one HTTP API.
+    events = [
+        event
+        for function in ("ApiFunction", "AdminApiFunction")
+        for event in resources[function]["Properties"]["Events"].values()
+    ]
     routes = {
         (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth", {})
-        for e in events.values()
+        for e in events
         if e["Type"] == "HttpApi"
     }
-    assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in events.values())
+    assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in events)
     assert routes == {
         ("POST", "/api/sms"): {"Authorizer": "AWS_IAM"},
         ("GET", "/api/sms/{job_id}"): {"Authorizer": "AWS_IAM"},
@@ -288,7 +293,7 @@ def test_http_api_routes_and_authorization(resources: dict[str, Any]) -> None:
         ("GET", "/api/rooms/{room}/messages"): {},
         ("POST", "/api/chat/tickets"): {},
         ("GET", "/api/openapi.json"): {},
-        # The admin console: Cognito JWT authorizer (tests/unit/test_template_admin.py).
+        # The admin console (AdminApiFunction): Cognito JWT authorizer (test_template_admin.py).
         ("ANY", "/api/admin/{proxy+}"): {"Authorizer": "AdminJwt"},
     }
     api = resources["HttpApi"]["Properties"]

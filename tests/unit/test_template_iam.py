@@ -134,6 +134,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "ChatTicketsTable"),
         ("dynamodb:GetItem", "ChatRevocationsTable"),
     },
+    # The admin API (so far: who is signed in, the audit log in Aurora).
+    "AdminApiFunction": set(),
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
     "StatsPlanFunction": set(),

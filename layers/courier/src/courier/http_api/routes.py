@@ -6,27 +6,27 @@
     GET  /api/stats/{date}              the day's DailyStats numbers
     GET  /api/rooms/{room}/messages     a history page (Bearer chat token covering the room)
     POST /api/chat/tickets              a single-use WebSocket connect ticket (Bearer chat token)
-    GET  /api/openapi.json              this API's OpenAPI document
-    GET  /api/admin/...                 the admin console (courier.http_api.admin_routes)
+    GET  /api/openapi.json              the OpenAPI document of this API and the admin API
 
-Before the resolver parses anything, every unsigned request must carry CloudFront's
-`x-origin-verify` value (refused when no value is configured, unless VERIFY_CLOUDFRONT_ORIGIN is
-false) and a body of at most 256 KiB. Errors are `{"code", "message"}`
-(plus `errors` for 422). Operators and services reach the SMS routes through an API Gateway IAM
-authorizer (SigV4), on the API's own URL (such requests skip the origin header); the stats route
-serves aggregates to the web app; people read history with the chat token the WebSocket uses.
+The admin console's routes (`/api/admin/*`) run in a function of their own
+(courier.http_api.admin_app), apart from this user-facing traffic; one document covers both.
+
+Before the resolver (courier.http_api.resolver) parses anything, every unsigned request must
+carry CloudFront's `x-origin-verify` value (refused when no value is configured, unless
+VERIFY_CLOUDFRONT_ORIGIN is false) and a body of at most 256 KiB. Errors are
+`{"code", "message"}` (plus `errors` for 422). Operators and services reach the SMS routes
+through an API Gateway IAM authorizer (SigV4), on the API's own URL (such requests skip the
+origin header); the stats route serves aggregates to the web app; people read history with the
+chat token the WebSocket uses.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.models import (
     APIKey,
     APIKeyIn,
@@ -38,7 +38,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from courier.http_api import wiring
 from courier.http_api.admin_routes import ADMIN_TOKEN
-from courier.http_api.admin_routes import router as admin_router
 from courier.http_api.chat_routes import CHAT_TOKEN
 from courier.http_api.chat_routes import router as chat_router
 from courier.http_api.errors import (
@@ -47,7 +46,6 @@ from courier.http_api.errors import (
     FieldError,
     error_responses,
     job_field_errors,
-    request_field_errors,
 )
 from courier.http_api.models import (
     JobResultOut,
@@ -55,9 +53,9 @@ from courier.http_api.models import (
     SubmitFailed,
     SubmitResponse,
 )
-from courier.http_api.origin import check_request, expected_origin_secret
+from courier.http_api.openapi_merge import merged_documents
+from courier.http_api.resolver import build_resolver
 from courier.http_api.stats_routes import router as stats_router
-from courier.observability import logger
 from courier.settings import get_settings
 from courier.sms.contract import JOB_ID_PATTERN, SmsJob
 from courier.sms.producer import validate_jobs
@@ -94,108 +92,11 @@ ROUTES: Final[dict[str, frozenset[str]]] = {
     "/api/rooms/{room}/messages": frozenset({"GET"}),
     "/api/chat/tickets": frozenset({"POST"}),
     "/api/openapi.json": frozenset({"GET"}),
-    "/api/admin/me": frozenset({"GET"}),
-    "/api/admin/audit": frozenset({"GET"}),
 }
-_ROUTE_PATTERNS: Final = [
-    (re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(path)) + "/?$"), methods)
-    for path, methods in ROUTES.items()
-]
 
 
-class CourierResolver(APIGatewayHttpResolver):
-    """The resolver, refusing requests that bypass CloudFront or are too large before parsing."""
+app = build_resolver(ROUTES, body_field_errors=job_field_errors)
 
-    _origin_check_logged = False
-
-    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        settings = get_settings()
-        expected = expected_origin_secret(settings)
-        verify = settings.verify_cloudfront_origin
-        if (expected is None or not verify) and not CourierResolver._origin_check_logged:
-            if verify:
-                logger.error(
-                    "no ORIGIN_VERIFY_SECRET_ARN: every unsigned request is refused "
-                    "(VERIFY_CLOUDFRONT_ORIGIN=false turns the check off without CloudFront)"
-                )
-            else:
-                logger.warning("origin verification is off (VERIFY_CLOUDFRONT_ORIGIN=false)")
-            CourierResolver._origin_check_logged = True
-        try:
-            check_request(event, expected_secret=expected, verify_origin=verify)
-        except ApiError as error:
-            return _proxy_response(error)
-        result: dict[str, Any] = super().resolve(event, context)
-        return result
-
-
-def _proxy_response(error: ApiError) -> dict[str, Any]:
-    return {
-        "statusCode": error.status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON, **error.headers},
-        "body": json.dumps(error.body(), separators=(",", ":")),
-        "isBase64Encoded": False,
-        "cookies": [],
-    }
-
-
-app = CourierResolver(enable_validation=True)
-
-
-def _error_response(error: ApiError) -> Response[Any]:
-    return Response(
-        status_code=error.status,
-        content_type=content_types.APPLICATION_JSON,
-        body=error.body(),
-        headers=error.headers or None,
-    )
-
-
-def _api_error(error: ApiError) -> Response[Any]:
-    return _error_response(error)
-
-
-def _validation_error(error: RequestValidationError) -> Response[Any]:
-    raw = list(error.errors())
-    if any(tuple(e.get("loc", ()))[:1] == ("body",) for e in raw):
-        try:
-            data = json.loads(app.current_event.decoded_body or "")
-        except ValueError:
-            return _error_response(ApiError(400, "invalid_json", "the body is not valid JSON"))
-        problems = job_field_errors(data) or request_field_errors(raw)
-    else:
-        problems = request_field_errors(raw)
-    return _error_response(
-        ApiError(422, "validation_error", "the request is not valid", errors=problems)
-    )
-
-
-def _not_found(_: NotFoundError) -> Response[Any]:
-    method = app.current_event.http_method.upper()
-    path = app.current_event.path
-    for pattern, methods in _ROUTE_PATTERNS:
-        if pattern.match(path) and method not in methods:
-            allow = ", ".join(sorted(methods))
-            return _error_response(
-                ApiError(
-                    405,
-                    "method_not_allowed",
-                    f"{method} is not allowed here; use {allow}",
-                    headers={"Allow": allow},
-                )
-            )
-    return _error_response(ApiError(404, "not_found", "no such route"))
-
-
-def _unexpected(error: Exception) -> Response[Any]:
-    logger.exception("unhandled error in the HTTP API")
-    return _error_response(ApiError(500, "internal_error", "something went wrong on our side"))
-
-
-app.exception_handler(ApiError)(_api_error)
-app.exception_handler(RequestValidationError)(_validation_error)
-app.exception_handler(Exception)(_unexpected)
-app.not_found(_not_found)
 
 # -- SMS ------------------------------------------------------------------------------------
 
@@ -303,25 +204,31 @@ app.include_router(stats_router)
 
 app.include_router(chat_router)
 
-# -- Admin console (Cognito sign-in, audit log): courier.http_api.admin_routes ---------------
-
-app.include_router(admin_router)
-
-
 # -- OpenAPI --------------------------------------------------------------------------------
 
 
 def openapi_document() -> dict[str, Any]:
-    """This API's OpenAPI document, as served and as committed (schemas/openapi.json)."""
-    text = app.get_openapi_json_schema(
-        title=TITLE,
-        version=VERSION,
-        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
-        servers=[Server(url="/")],
-        security_schemes=SECURITY_SCHEMES,
-    )
-    document: dict[str, Any] = json.loads(text)
-    return document
+    """The OpenAPI document of this API and the admin API, as served and as committed.
+
+    Two functions, one HTTP API: the admin resolver's paths and schemas are merged into this
+    one's (schemas/openapi.json), so clients see one API.
+    """
+    from courier.http_api.admin_app import app as admin_app
+
+    description = __doc__.split("\n\n", 1)[0] if __doc__ else None
+    documents = [
+        json.loads(
+            resolver.get_openapi_json_schema(
+                title=TITLE,
+                version=VERSION,
+                description=description,
+                servers=[Server(url="/")],
+                security_schemes=SECURITY_SCHEMES,
+            )
+        )
+        for resolver in (app, admin_app)
+    ]
+    return merged_documents(documents[0], documents[1])
 
 
 @app.get(
