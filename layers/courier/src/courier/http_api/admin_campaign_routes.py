@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from courier.admin.audit import AuditActor
-from courier.campaigns.audience import Audience, AudienceFileError, RowStatus
+from courier.campaigns.audience import MAX_AUDIENCE_BYTES, Audience, AudienceFileError, RowStatus
 from courier.campaigns.model import Campaign, CampaignConflict, CampaignNotFound
 from courier.campaigns.service import MAX_NAME_CHARS, CampaignService
 from courier.campaigns.template import MAX_TEMPLATE_CHARS, TemplateError
@@ -39,7 +39,10 @@ router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 CAMPAIGN_ID: Final = re.compile(r"^[0-9a-f]{32}$")
 MAX_REPORTED_PROBLEMS: Final = 500
 AUDIENCE_PATH: Final = re.compile(r"^/api/admin/campaigns/[^/]+/audience/?$")
-SECURITY: Final = [{ADMIN_TOKEN: []}]
+SECURITY: Final[list[dict[str, list[str]]]] = [{ADMIN_TOKEN: []}]
+# The resolver's body limit on the audience route: the file's own limit plus room for the
+# multipart-free request overhead (the file limit itself is checked with its own error).
+AUDIENCE_BODY_BYTES: Final = MAX_AUDIENCE_BYTES + 64 * 1024
 
 
 class CreateCampaignIn(BaseModel):
@@ -186,7 +189,7 @@ def _not_found() -> ApiError:
     return ApiError(404, "campaign_not_found", "no such campaign")
 
 
-def _ok(description: str, model: type[BaseModel]) -> dict[str, Any]:
+def _ok(description: str, model: type[BaseModel]) -> Any:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
