@@ -134,8 +134,19 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "ChatTicketsTable"),
         ("dynamodb:GetItem", "ChatRevocationsTable"),
     },
-    # The admin API (so far: who is signed in, the audit log in Aurora).
-    "AdminApiFunction": set(),
+    # The admin API (who is signed in, the audit log in Aurora; campaigns: the launcher's queue,
+    # opt-outs checked and statuses counted in batches).
+    "AdminApiFunction": {
+        ("sqs:SendMessage", "CampaignLaunchQueue"),  # SqsLaunchQueue.request
+        ("dynamodb:BatchGetItem", "SmsOptOutTable"),  # OptOutList.opted_out_among
+        ("dynamodb:BatchGetItem", "SmsMessagesTable"),  # SmsStatusStore.statuses
+    },
+    # The campaign launcher: its own queue (poll, continue later) and the bulk jobs it queues.
+    "CampaignLauncherFunction": poller_grants("CampaignLaunchQueue")
+    | {
+        ("sqs:SendMessage", "CampaignLaunchQueue"),
+        ("sqs:SendMessage", "SmsBulkQueue"),
+    },
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
     "StatsPlanFunction": set(),
