@@ -58,7 +58,8 @@ def batch_get_strings(
     for start in range(0, len(unique), BATCH_GET_KEYS):
         request: dict[str, Any] = {
             table.name: {
-                "Keys": [{key: {"S": v}} for v in unique[start : start + BATCH_GET_KEYS]],
+                # The resource's client serializes plain values (boto3's TypeSerializer).
+                "Keys": [{key: v} for v in unique[start : start + BATCH_GET_KEYS]],
                 "ProjectionExpression": projection,
                 "ExpressionAttributeNames": names,
             }
@@ -66,7 +67,7 @@ def batch_get_strings(
         for attempt in range(BATCH_GET_ATTEMPTS):
             response = client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(table.name, []):
-                found.append({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
+                found.append({k: str(v) for k, v in item.items()})
             request = dict(response.get("UnprocessedKeys") or {})
             if not request:
                 break
