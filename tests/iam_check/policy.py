@@ -39,6 +39,8 @@ PHYSICAL = {
     "SmsBulkDeadLetterQueue": "courier-sms-bulk-dlq",
     "SmsEventsQueue": "courier-sms-events",
     "SmsEventsDeadLetterQueue": "courier-sms-events-dlq",
+    "CampaignLaunchQueue": "courier-campaign-launch",
+    "CampaignLaunchDeadLetterQueue": "courier-campaign-launch-dlq",
     "StatsReportsBucket": "courier-stats-reports-test",
     "ChatApi": "a1b2c3d4e5",
 }

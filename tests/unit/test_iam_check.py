@@ -182,6 +182,7 @@ def test_lambdas_own_calls_are_allowed_and_checked() -> None:
             "SmsTransactionalSenderFunction",
             "SmsBulkSenderFunction",
             "SmsStatusFunction",
+            "CampaignLauncherFunction",
         }
 
 

@@ -272,6 +272,7 @@ def test_sqs_consumers_reserve_their_event_source_maximum_concurrency() -> None:
         "SmsTransactionalSenderFunction",
         "SmsBulkSenderFunction",
         "SmsStatusFunction",
+        "CampaignLauncherFunction",
     }
 
 

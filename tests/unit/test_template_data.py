@@ -26,7 +26,12 @@ RESOLVED_TYPES = RDS_TYPES | {
     "AWS::IAM::Role",
     "Custom::DatabaseMigrations",
 }
-DATABASE_FUNCTIONS = {"StatsPublishFunction", "ApiFunction", "AdminApiFunction"}
+DATABASE_FUNCTIONS = {
+    "StatsPublishFunction",
+    "ApiFunction",
+    "AdminApiFunction",
+    "CampaignLauncherFunction",
+}
 APP_USER = "courier_app"
 
 # (mode, reader) combinations, each valid under the Rules.

@@ -134,7 +134,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "ChatTicketsTable"),
         ("dynamodb:GetItem", "ChatRevocationsTable"),
     },
-    # The admin API: jobs, the DLQs and their redrive, opt-outs, chat moderation.
+    # The admin API: jobs, the DLQs and their redrive, opt-outs, chat moderation; campaigns (the
+    # launcher's queue, opt-outs checked and statuses counted in batches).
     "AdminApiFunction": {
         ("dynamodb:GetItem", "SmsMessagesTable"),
         ("dynamodb:GetItem", "SmsIdempotencyTable"),
@@ -165,6 +166,15 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:DeleteItem", "ChatMessagesTable"),
         ("dynamodb:GetItem", "ChatRevocationsTable"),
         ("dynamodb:PutItem", "ChatRevocationsTable"),
+        ("sqs:SendMessage", "CampaignLaunchQueue"),  # SqsLaunchQueue.request
+        ("dynamodb:BatchGetItem", "SmsOptOutTable"),  # OptOutList.opted_out_among
+        ("dynamodb:BatchGetItem", "SmsMessagesTable"),  # SmsStatusStore.statuses
+    },
+    # The campaign launcher: its own queue (poll, continue later) and the bulk jobs it queues.
+    "CampaignLauncherFunction": poller_grants("CampaignLaunchQueue")
+    | {
+        ("sqs:SendMessage", "CampaignLaunchQueue"),
+        ("sqs:SendMessage", "SmsBulkQueue"),
     },
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -36,3 +36,42 @@ def _resource(endpoint_url: str) -> DynamoDBServiceResource:
 def dynamodb_table(settings: Settings, table_name: str) -> Table:
     """The named table, through the emulator endpoint when settings name one."""
     return _resource(settings.aws_endpoint_url).Table(table_name)
+
+
+BATCH_GET_KEYS = 100  # BatchGetItem's most keys a call
+BATCH_GET_ATTEMPTS = 5
+
+
+def batch_get_strings(
+    table: Table, key: str, values: list[str], attributes: list[str]
+) -> list[dict[str, str]]:
+    """The items whose string key `key` is among `values`: their string `attributes` (plus the
+    key). BatchGetItem 100 keys a call, unprocessed keys retried with backoff; absent items are
+    simply not returned. Eventually consistent reads (half the read units)."""
+    import time
+
+    client = table.meta.client
+    names = {f"#a{i}": name for i, name in enumerate([key, *attributes])}
+    projection = ", ".join(names)
+    found: list[dict[str, str]] = []
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            table.name: {
+                # The resource's client serializes plain values (boto3's TypeSerializer).
+                "Keys": [{key: v} for v in unique[start : start + BATCH_GET_KEYS]],
+                "ProjectionExpression": projection,
+                "ExpressionAttributeNames": names,
+            }
+        }
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            response = client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table.name, []):
+                found.append({k: str(v) for k, v in item.items()})
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"BatchGetItem left keys unprocessed on {table.name}")
+    return found

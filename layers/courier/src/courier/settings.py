@@ -166,6 +166,12 @@ class Settings(BaseModel):
     admin_jwks_url: str = ""
     admin_group: str = "admin"
 
+    # Admin bulk SMS campaigns (courier.campaigns): the launcher's queue, and the provider's price
+    # of one SMS part for the cost estimate (a decimal in campaign_currency; 0: not configured).
+    campaign_launch_queue_url: str = ""
+    campaign_price_per_part: str = Field(default="0", pattern=r"^[0-9]{1,6}(\.[0-9]{1,8})?$")
+    campaign_currency: str = "USD"
+
     # Relational data (Aurora MySQL in AWS, a private MariaDB locally): courier.data.connections.
     # `external` mode: mysql://user:password@host:port/database URLs (the reader's may be empty:
     # reads then go to the writer). IAM mode (proxy or direct cluster endpoints): hosts and the

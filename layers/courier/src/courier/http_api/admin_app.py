@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from courier.http_api.admin_campaign_routes import AUDIENCE_BODY_BYTES, AUDIENCE_PATH
+from courier.http_api.admin_campaign_routes import router as campaign_router
 from courier.http_api.admin_chat_routes import router as admin_chat_router
 from courier.http_api.admin_routes import router as admin_router
 from courier.http_api.admin_sms_routes import router as admin_sms_router
+from courier.http_api.origin import MAX_BODY_BYTES
 from courier.http_api.resolver import build_resolver
 
 # Method sets of every admin route, for 405 on a known path (kept equal to the resolver's; tested).
@@ -26,9 +29,21 @@ ADMIN_ROUTES: Final[dict[str, frozenset[str]]] = {
     "/api/admin/opt-outs/{phone}": frozenset({"PUT", "DELETE"}),
     "/api/admin/rooms/{room}/messages/{message_id}": frozenset({"DELETE"}),
     "/api/admin/users/{user}/revoke": frozenset({"POST"}),
+    "/api/admin/campaigns": frozenset({"GET", "POST"}),
+    "/api/admin/campaigns/{campaign_id}": frozenset({"GET"}),
+    "/api/admin/campaigns/{campaign_id}/audience": frozenset({"PUT"}),
+    "/api/admin/campaigns/{campaign_id}/launch": frozenset({"POST"}),
+    "/api/admin/campaigns/{campaign_id}/cancel": frozenset({"POST"}),
 }
 
-app = build_resolver(ADMIN_ROUTES)
+
+def body_limit(path: str) -> int:
+    """An audience CSV may be up to 4 MiB (10,000 rows); every other body 256 KiB."""
+    return AUDIENCE_BODY_BYTES if AUDIENCE_PATH.match(path) else MAX_BODY_BYTES
+
+
+app = build_resolver(ADMIN_ROUTES, max_body_bytes=body_limit)
 app.include_router(admin_router)
 app.include_router(admin_sms_router)
 app.include_router(admin_chat_router)
+app.include_router(campaign_router)

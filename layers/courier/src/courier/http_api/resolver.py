@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from courier.http_api.errors import ApiError, FieldError, request_field_errors
-from courier.http_api.origin import check_request, expected_origin_secret
+from courier.http_api.origin import MAX_BODY_BYTES, check_request, expected_origin_secret
 from courier.observability import logger
 from courier.settings import get_settings
 
@@ -26,6 +26,8 @@ class CourierResolver(APIGatewayHttpResolver):
     """The resolver, refusing requests that bypass CloudFront or are too large before parsing."""
 
     _origin_check_logged = False
+    # The largest body a path accepts (one limit for all unless build_resolver is told otherwise).
+    body_limit: Callable[[str], int] = staticmethod(lambda path: MAX_BODY_BYTES)
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         settings = get_settings()
@@ -41,7 +43,13 @@ class CourierResolver(APIGatewayHttpResolver):
                 logger.warning("origin verification is off (VERIFY_CLOUDFRONT_ORIGIN=false)")
             CourierResolver._origin_check_logged = True
         try:
-            check_request(event, expected_secret=expected, verify_origin=verify)
+            path = str(event.get("rawPath") or "")
+            check_request(
+                event,
+                expected_secret=expected,
+                verify_origin=verify,
+                max_body_bytes=self.body_limit(path),
+            )
         except ApiError as error:
             return _proxy_response(error)
         result: dict[str, Any] = super().resolve(event, context)
@@ -80,6 +88,7 @@ def route_patterns(
 def build_resolver(
     routes: Mapping[str, frozenset[str]],
     body_field_errors: Callable[[object], list[FieldError]] | None = None,
+    max_body_bytes: Callable[[str], int] | None = None,
 ) -> CourierResolver:
     """A validating resolver with the API's error handlers; `routes` gives 405's Allow header.
 
@@ -87,6 +96,8 @@ def build_resolver(
     per-job errors); without it, or when it finds none, Powertools' errors are mapped as they are.
     """
     app = CourierResolver(enable_validation=True)
+    if max_body_bytes is not None:
+        app.body_limit = max_body_bytes
     patterns = route_patterns(routes)
 
     def api_error(error: ApiError) -> Response[Any]:

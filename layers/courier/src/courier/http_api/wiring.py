@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from courier.admin.audit import AuditLog
     from courier.admin.identity import AdminTokenVerifier
+    from courier.campaigns.service import CampaignService
+    from courier.campaigns.store import MySqlCampaignStore
     from courier.chat.access import ChatAccess
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
@@ -138,3 +140,36 @@ def dead_letter_queue(settings: Settings, kind: QueueKind) -> SqsDeadLetterQueue
 
     # Listed messages are held this long at most; each is released right after the scan.
     return SqsDeadLetterQueue.from_settings(settings, kind, visibility_seconds=30)
+
+
+# -- Campaigns ------------------------------------------------------------------------------------
+
+
+def campaign_store(settings: Settings) -> MySqlCampaignStore:
+    from courier.campaigns.store import MySqlCampaignStore
+    from courier.data.connections import shared_database
+
+    return MySqlCampaignStore(shared_database())
+
+
+@cache
+def campaign_service(settings: Settings) -> CampaignService:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from courier.campaigns.launch_queue import SqsLaunchQueue
+    from courier.campaigns.service import CampaignRules, CampaignService
+
+    return CampaignService(
+        campaign_store(settings),
+        audit_log(settings),
+        SqsLaunchQueue.from_settings(settings),
+        opt_outs(settings).opted_out_among,
+        status_store(settings).statuses,
+        CampaignRules(
+            price_per_part=Decimal(settings.campaign_price_per_part),
+            max_parts=settings.sms_max_parts,
+            horizon=timedelta(days=settings.sms_schedule_horizon_days),
+        ),
+        clock=lambda: datetime.now(UTC),
+    )

@@ -27,6 +27,13 @@ class OptOutList:
         ).get("Item")
         return item is not None
 
+    def opted_out_among(self, phone_numbers: list[str]) -> set[str]:
+        """Which of the numbers are opted out (BatchGetItem, 100 numbers a call)."""
+        from courier.dynamodb_tables import batch_get_strings
+
+        items = batch_get_strings(self._table, "phone_number", phone_numbers, [])
+        return {item["phone_number"] for item in items}
+
     def opt_out(self, phone_number: str, *, source: str) -> None:
         self._table.put_item(
             Item={
