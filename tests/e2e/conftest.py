@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from local.launcher import LocalRuntime
 from local.redis_server import free_port
-from local.runtime import STACK_NAME as LOCAL_STACK
-from local.runtime import LocalRuntime, LocalSystem
 from local.seed import OPTED_OUT_NUMBER, SEED_JOBS
+from local.system import STACK_NAME as LOCAL_STACK
+from local.system import LocalSystem
 from tests.iam_check.lambda_recording import collect, ministack_env
 from tests.iam_check.plugin import add_local_calls
 
