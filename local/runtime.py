@@ -1,9 +1,10 @@
-"""The local runtime's command line: `python -m local.runtime up|env|stats|alarms`.
+"""The local runtime's command line: `python -m local.runtime up|env|stats|alarms|invoke`.
 
 up       start the local system (make dev), print its addresses, wait for Ctrl-C
 env      export lines (AWS_*, DATABASE_URL) for the running system
 stats    run the stats batch for a day and print the report
 alarms   the stack's alarms and their states (local/alarms.py)
+invoke   one function of the running system with an events file (local/invoke.py, make invoke)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shlex
 import signal
 import sys
 import time
+from pathlib import Path
 
 from local.admin_sign_in import summary_lines as admin_summary_lines
 from local.database import without_password
@@ -126,6 +128,13 @@ def _alarms(args: argparse.Namespace) -> int:
     return command(system.client, STACK_NAME, publish=not args.no_queue_metrics)
 
 
+def _invoke(args: argparse.Namespace) -> int:
+    from local.invoke import command
+
+    system = LocalSystem.from_state_file()
+    return command(system, args.logical_id, Path(args.event_file))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m local.runtime",
@@ -154,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         help="do not publish the queues' depths to CloudWatch first (see local/alarms.py)",
     )
     alarms.set_defaults(run=_alarms)
+    invoke = commands.add_parser("invoke", help="invoke a function with an events file")
+    invoke.add_argument("logical_id", help="the function's logical id in template.yaml")
+    invoke.add_argument("event_file", help="an events file, e.g. events/sms/sender-valid.json")
+    invoke.set_defaults(run=_invoke)
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result
