@@ -11,6 +11,7 @@
 #   make dev       the whole system locally: MiniStack, redis-server, MariaDB; template.yaml deployed
 #                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
 #   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
+#   make invoke FN=<logical id> EVENT=events/...   a function of the running `make dev` with an event
 #   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
 #   make cost      what an SMS job and an idle stack cost (bench/cost.py, Seoul price table)
 #   make faults    the SMS fault suite at 2,000 jobs a scenario, plus local-redis-restart against
@@ -95,11 +96,11 @@ ACTIONLINT := $(TOOLS)/ghlint/bin/actionlint
 ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
 
 .PHONY: help tools redis-server mariadb-server lint validate requirements requirements-check sam-validate \
-        cfn-lint checkov asl-validate build pytest test bench cost dev demo schemas clean distclean \
+        cfn-lint checkov asl-validate build pytest test bench cost dev demo invoke schemas clean distclean \
         lock-check node-check chromium faults workflow-lint bootstrap-lint ci package deploy smoke
 
 help:
-	@sed -n '2,25p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,26p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
 tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
@@ -392,6 +393,14 @@ dev: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server mariadb-server
 
 demo: $(VENV_STAMP)
 	@$(VBIN)/python -m local.demo
+
+# The Docker-free `sam local invoke`: `sam remote invoke` against the running `make dev`
+# (local/invoke.py). Prints the log tail, then the payload; exits 1 on a function error.
+#   make invoke FN=SmsTransactionalSenderFunction EVENT=events/sms/sender-valid.json
+invoke: $(VENV_STAMP) $(SAM_STAMP)
+	@test -n "$(FN)" -a -n "$(EVENT)" || \
+	  { echo "usage: make invoke FN=<logical id> EVENT=events/<dir>/<file>.json" >&2; exit 1; }
+	@$(VBIN)/python -m local.runtime invoke "$(FN)" "$(EVENT)"
 
 schemas: $(VENV_STAMP)
 	$(VBIN)/python -m courier.schema_export

@@ -37,16 +37,16 @@ def setup_paths() -> None:
 setup_paths()
 
 # Re-exported for the benchmarks: tables from template.yaml, event files, a private redis-server.
-from tests.harness import (  # noqa: E402
+from local.moto_stack import (  # noqa: E402
     ACCOUNT,
     REGION,
     FakeLambdaContext,
     SmsStack,
     create_table_from_template,
-    load_event,
-    redis_server,
     sms_moto_stack,
 )
+from local.redis_server import redis_server  # noqa: E402
+from local.template import load_event  # noqa: E402
 
 __all__ = ["ACCOUNT", "REGION", "create_table_from_template", "load_event", "redis_server"]
 
@@ -119,7 +119,7 @@ def lambda_context() -> LambdaContext:
 
 @contextmanager
 def sms_stack(overrides: Mapping[str, str] | None = None) -> Iterator[SmsStack]:
-    """The tests' moto SMS stack, with the Lambda-like environment and `overrides` on top."""
+    """The moto SMS stack (local/moto_stack.py) with the Lambda-like environment and `overrides`."""
     with sms_moto_stack(os.environ.__setitem__) as stack:
         apply_env(overrides)
         yield stack

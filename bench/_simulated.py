@@ -8,13 +8,13 @@ relies on (conditional writes, idempotency records) and replace each service cal
 `time.sleep(latency)` followed by the in-memory operation, so the waits overlap as they would
 on AWS.
 
-* `SlowIdempotencyStore`: the tests' `InMemoryIdempotencyStore` (a Powertools
+* `SlowIdempotencyStore`: `local.in_memory_adapters.InMemoryIdempotencyStore` (a Powertools
   `BasePersistenceLayer` with the DynamoDB layer's semantics); each of get/put/update/delete is
   one call.
 * `SimulatedStatusStore`: the calls `SmsStatusStore.record` makes, in a dict: a job's first write
   is one conditional put; when the item already exists, the ranked update (one more call) and, if
   that loses, the facts-only update (one more). Day keys come from the real `SmsStatusStore`.
-* `SlowOptOuts`: the tests' `SetOptOuts`; each lookup is one call (`GetItem`).
+* `SlowOptOuts`: `local.in_memory_adapters.SetOptOuts`; each lookup is one call (`GetItem`).
 * `SimulatedQueues`: `SqsQueues`' dead_letter / back_off / requeue, one call each (not on the
   benchmarks' happy path; there so a failing record costs what it would).
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from courier.sms.status import StatusChange
 
 setup_paths()
-from tests.unit.fakes import InMemoryIdempotencyStore, SetOptOuts  # noqa: E402
+from local.in_memory_adapters import InMemoryIdempotencyStore, SetOptOuts  # noqa: E402
 
 DEFAULT_STORAGE_MS = 5.0  # a typical same-region DynamoDB p50
 STORAGE_MS_ENV = "BENCH_STORAGE_MS"

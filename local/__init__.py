@@ -1,1 +1,3 @@
-"""The local runtime: the whole system on one machine (MiniStack, redis-server), and its demo."""
+"""The system on one machine: the local runtime (MiniStack, redis-server, MariaDB), its demo and
+`make invoke`, and the in-process stand-ins (moto stack, in-memory adapters) tests and benchmarks
+share."""

@@ -17,7 +17,7 @@ import secrets
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from local.runtime import LocalSystem
+    from local.system import LocalSystem
 
 ADMIN_USER: Final = "courier-admin"
 NON_ADMIN_USER: Final = "courier-viewer"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from local.runtime import LocalSystem
+from local.clients import send_jobs
+from local.system import LocalSystem
 
 OPTED_OUT_NUMBER = "+821099990000"
 # Two are sent, one is refused as OPTED_OUT; the end-to-end stats test counts them in.
@@ -39,8 +37,6 @@ def seed(system: LocalSystem) -> None:
     )
     if opted.returncode != 0:
         raise RuntimeError(f"seeding the opt-out list failed: {opted.stderr.strip()}")
-    from local.demo import send_jobs
-
     results = send_jobs(system, SEED_JOBS)
     if [r["status"] for r in results] != ["queued"] * len(SEED_JOBS):
         raise RuntimeError(f"queueing the seed jobs failed: {results}")

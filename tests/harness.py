@@ -1,156 +1,22 @@
-"""Test harness shared by every suite: paths, event files, moto tables from template.yaml."""
+"""Test harness shared by every suite: paths, event files, moto tables from template.yaml.
+
+The pieces the benchmarks share live in local/ (bench/ never imports tests/) and are re-exported.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-# One private redis-server for the tests, the benchmarks and the local runtime (re-exported).
+# One private redis-server for the tests, the benchmarks and the local runtime.
+from local.moto_stack import ACCOUNT as ACCOUNT
+from local.moto_stack import REGION as REGION
+from local.moto_stack import SMS_QUEUES as SMS_QUEUES
+from local.moto_stack import FakeLambdaContext as FakeLambdaContext
+from local.moto_stack import SmsStack as SmsStack
+from local.moto_stack import create_table_from_template as create_table_from_template
+from local.moto_stack import sms_moto_stack as sms_moto_stack
 from local.redis_server import free_port as free_port
 from local.redis_server import redis_server as redis_server
-
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS = ROOT / "events"
-REGION = "ap-northeast-2"
-ACCOUNT = "123456789012"
-
-
-def load_event(relative: str) -> dict[str, Any]:
-    """An event file from events/ (the same files `sam local invoke -e` uses)."""
-    data: dict[str, Any] = json.loads((EVENTS / relative).read_text())
-    return data
-
-
-def template() -> dict[str, Any]:
-    """template.yaml as cfn-lint decodes it (intrinsic functions as `Ref`/`Fn::*` mappings)."""
-    from cfnlint.decode import decode_str
-
-    decoded, matches = decode_str((ROOT / "template.yaml").read_text())
-    assert not matches, matches
-    return dict(decoded)
-
-
-def template_resources() -> dict[str, Any]:
-    resources: dict[str, Any] = template()["Resources"]
-    return resources
-
-
-def create_table_from_template(client: Any, logical_id: str, table_name: str) -> None:
-    """Create a moto table with the key schema and indexes that template.yaml declares."""
-    props = template_resources()[logical_id]["Properties"]
-    kwargs: dict[str, Any] = {
-        "TableName": table_name,
-        "KeySchema": props["KeySchema"],
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if props.get("GlobalSecondaryIndexes"):
-        kwargs["GlobalSecondaryIndexes"] = [
-            {k: v for k, v in index.items() if k in {"IndexName", "KeySchema", "Projection"}}
-            for index in props["GlobalSecondaryIndexes"]
-        ]
-    client.create_table(**kwargs)
-
-
-@dataclass
-class FakeLambdaContext:
-    """A stand-in for the Lambda context object with the fields Powertools reads."""
-
-    function_name: str = "courier-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:courier-test"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-@dataclass
-class SmsStack:
-    sqs: Any
-    dynamodb: Any
-    queue_urls: dict[str, str] = field(default_factory=dict)
-
-    def arn(self, name: str) -> str:
-        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-
-    def drain(self, name: str) -> list[dict[str, Any]]:
-        """Every message on a queue (received and deleted), with its attributes."""
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.queue_urls[name],
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
-                VisibilityTimeout=0,
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            for message in batch:
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_urls[name], ReceiptHandle=message["ReceiptHandle"]
-                )
-            messages.extend(batch)
-
-    def opt_out(self, number: str) -> None:
-        self.dynamodb.put_item(
-            TableName="SmsOptOuts", Item={"phone_number": {"S": number}, "source": {"S": "test"}}
-        )
-
-    def status_items(self) -> dict[str, dict[str, Any]]:
-        from boto3.dynamodb.types import TypeDeserializer
-
-        deserializer = TypeDeserializer()
-        items: dict[str, dict[str, Any]] = {}
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName="SmsMessages"):
-            for raw in page["Items"]:
-                item = {k: deserializer.deserialize(v) for k, v in raw.items()}
-                items[item["job_id"]] = item
-        return items
-
-
-SMS_QUEUES = [
-    "courier-sms-transactional",
-    "courier-sms-transactional-dlq",
-    "courier-sms-bulk",
-    "courier-sms-bulk-dlq",
-    "courier-sms-events",
-    "courier-sms-events-dlq",
-]
-
-
-@contextmanager
-def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
-    """moto SQS + DynamoDB for the SMS pipeline (tables from template.yaml, queues named as in
-    events/), with the sender's environment set through `set_env` (pytest's or os.environ's)."""
-    import boto3
-    from moto import mock_aws
-
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table_from_template(dynamodb, "SmsMessagesTable", "SmsMessages")
-        create_table_from_template(dynamodb, "SmsIdempotencyTable", "SmsIdempotency")
-        create_table_from_template(dynamodb, "SmsOptOutTable", "SmsOptOuts")
-        sqs = boto3.client("sqs", region_name=REGION)
-        stack = SmsStack(sqs=sqs, dynamodb=dynamodb)
-        for name in SMS_QUEUES:
-            stack.queue_urls[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
-        for name, value in {
-            "SMS_MESSAGES_TABLE": "SmsMessages",
-            "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
-            "SMS_OPT_OUT_TABLE": "SmsOptOuts",
-            "SMS_DEAD_LETTER_QUEUE_URL": stack.queue_urls["courier-sms-transactional-dlq"],
-            "SMS_PROVIDER": "sandbox",
-            "SMS_RATE_LIMIT_MPS": "0",
-            "SMS_RETRY_BASE_SECONDS": "0",
-            "SMS_TRANSACTIONAL_QUEUE_URL": stack.queue_urls["courier-sms-transactional"],
-            "SMS_BULK_QUEUE_URL": stack.queue_urls["courier-sms-bulk"],
-        }.items():
-            set_env(name, value)
-        yield stack
+from local.template import EVENTS as EVENTS
+from local.template import load_event as load_event
+from local.template import template as template
+from local.template import template_resources as template_resources
+from local.toolchain import ROOT as ROOT

@@ -11,16 +11,28 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from local.launcher import LocalRuntime
 from local.redis_server import free_port
-from local.runtime import STACK_NAME as LOCAL_STACK
-from local.runtime import LocalRuntime, LocalSystem
 from local.seed import OPTED_OUT_NUMBER, SEED_JOBS
+from local.system import STACK_NAME as LOCAL_STACK
+from local.system import LocalSystem
 from tests.iam_check.lambda_recording import collect, ministack_env
 from tests.iam_check.plugin import add_local_calls
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_invoke_events.py after the other e2e tests: its events files write records those
+    tests count (status records, dead letters, chat messages)."""
+    last = [item for item in items if item.path.name == "test_invoke_events.py"]
+    rest = [item for item in items if item.path.name != "test_invoke_events.py"]
+    e2e = Path(__file__).parent
+    at = max((n + 1 for n, item in enumerate(rest) if e2e in item.path.parents), default=len(rest))
+    items[:] = rest[:at] + last + rest[at:]
 
 
 @dataclass

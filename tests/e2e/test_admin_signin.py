@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from local.admin_sign_in import ADMIN_USER, NON_ADMIN_USER
-from local.runtime import LocalSystem
+from local.system import LocalSystem
 from tests.e2e.test_web_page import CHROMIUM_FLAGS
 
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from local.alarms import alarm_states, publish_queue_depths, render
-from local.runtime import STACK_NAME, LocalSystem
+from local.system import STACK_NAME, LocalSystem
 
 DLQ_ALARM = f"{STACK_NAME}-sms-transactional-dlq"
 

@@ -11,8 +11,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from local.demo import chat_client
-from local.runtime import LocalSystem
+from local.clients import chat_client
+from local.system import LocalSystem
 from tests.e2e.conftest import Ledger
 
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.demo import outbox
-from local.runtime import LocalSystem
+from local.clients import outbox
+from local.system import LocalSystem
 from tests.e2e.conftest import Ledger
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ import time
 import uuid
 from typing import Any
 
-from local.demo import outbox, send_jobs, wait_for_statuses
-from local.runtime import STACK_NAME, LocalSystem
+from local.clients import outbox, send_jobs, wait_for_statuses
+from local.system import STACK_NAME, LocalSystem
 from tests.e2e.conftest import Ledger
 
 NUMBER = "+821055507788"

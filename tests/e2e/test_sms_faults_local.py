@@ -9,8 +9,8 @@ import time
 import uuid
 from collections import Counter
 
-from local.demo import outbox, wait_for_statuses
-from local.runtime import LocalRuntime
+from local.clients import outbox, wait_for_statuses
+from local.launcher import LocalRuntime
 from tests.e2e.conftest import Ledger
 
 JOBS = int(os.environ.get("FAULTS_LOCAL_JOBS", "500"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from local.demo import (
+from local.clients import (
     POISON_BODY,
     dead_letters,
     outbox,
@@ -13,8 +13,8 @@ from local.demo import (
     send_poison,
     wait_for_statuses,
 )
-from local.runtime import LocalSystem
 from local.seed import SEED_JOBS
+from local.system import LocalSystem
 from tests.e2e.conftest import Ledger
 
 

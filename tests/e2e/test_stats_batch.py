@@ -8,8 +8,8 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
-from local.demo import wait_for_statuses
-from local.runtime import LocalSystem
+from local.clients import wait_for_statuses
+from local.system import LocalSystem
 from tests.e2e.conftest import Ledger
 
 

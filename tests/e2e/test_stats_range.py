@@ -24,7 +24,8 @@ from playwright.sync_api import Browser, expect
 from courier.chat.message_store import MessageStore, StoredMessage
 from courier.sms.status import SmsStatus, StatusChange
 from courier.sms.status_store import SmsStatusStore
-from local.runtime import SERVICE_TIMEZONE, LocalSystem, local_parameter_overrides
+from local.deploy import local_parameter_overrides
+from local.system import SERVICE_TIMEZONE, LocalSystem
 
 SEOUL = ZoneInfo("Asia/Seoul")
 ROOM = "range-room"

@@ -6,8 +6,8 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
-from local.demo import chat_client
-from local.runtime import LocalSystem
+from local.clients import chat_client
+from local.system import LocalSystem
 from tests.e2e.conftest import Ledger
 
 

@@ -2,58 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-
 from courier.sms.status import StatusChange
 
-
-class InMemoryIdempotencyStore(BasePersistenceLayer):
-    """Powertools persistence with the DynamoDB layer's semantics, in a dict."""
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.records: dict[str, DataRecord] = {}
-        self._lock = threading.Lock()
-
-    def _get_record(self, idempotency_key: str) -> DataRecord:
-        with self._lock:
-            if idempotency_key not in self.records:
-                raise IdempotencyItemNotFoundError
-            return self.records[idempotency_key]
-
-    def _put_record(self, data_record: DataRecord) -> None:
-        now = time.time()
-        with self._lock:
-            existing = self.records.get(data_record.idempotency_key)
-            if existing is not None and (existing.expiry_timestamp or 0) > now:
-                in_progress_expired = (
-                    existing.status == "INPROGRESS"
-                    and existing.in_progress_expiry_timestamp is not None
-                    and existing.in_progress_expiry_timestamp < now * 1000
-                )
-                if not in_progress_expired:
-                    # As the DynamoDB layer does: a changed payload is a validation error.
-                    self._validate_payload(data_payload=data_record, stored_data_record=existing)
-                    raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
-            self.records[data_record.idempotency_key] = data_record
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        with self._lock:
-            self.records[data_record.idempotency_key] = data_record
-
-    def _delete_record(self, data_record: DataRecord) -> None:
-        with self._lock:
-            self.records.pop(data_record.idempotency_key, None)
+# Shared with the benchmarks, so they live in local/.
+from local.in_memory_adapters import InMemoryIdempotencyStore as InMemoryIdempotencyStore
+from local.in_memory_adapters import SetOptOuts as SetOptOuts
 
 
 class RecordingStatus:
@@ -71,14 +27,6 @@ class RecordingStatus:
     def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
         day = at.date().isoformat()
         return {"day": day, "day_shard": f"{day}#00", "sk_time": f"{at.isoformat()}#{job_id}"}
-
-
-class SetOptOuts:
-    def __init__(self, *numbers: str) -> None:
-        self.numbers = set(numbers)
-
-    def is_opted_out(self, phone_number: str) -> bool:
-        return phone_number in self.numbers
 
 
 class CountingLimiter:

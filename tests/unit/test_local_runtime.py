@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 
 from local.database import without_password
-from local.runtime import (
-    LocalSystem,
-    deploy_parameter_overrides,
-    local_parameter_overrides,
-    main,
-    summary,
-)
+from local.deploy import deploy_parameter_overrides, local_parameter_overrides
+from local.runtime import main, summary
+from local.system import LocalSystem
 from tests.harness import template
 
 
