@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from courier.chat.fanout import GoneConnection
 from courier.chat.frames import (
     VALID_ACTIONS,
     ErrorCode,
@@ -31,7 +32,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # $default always lists the valid actions: whatever was wrong, that is what to send instead.
     reply = refused.to_event().model_copy(update={"valid_actions": list(VALID_ACTIONS)})
     # The connection stays open: only this frame is refused.
-    poster_for(parsed.request_context.as_dict()).post(
-        parsed.request_context.connection_id, encode_event(reply)
-    )
+    connection_id = parsed.request_context.connection_id
+    try:
+        poster_for(parsed.request_context.as_dict()).post(connection_id, encode_event(reply))
+    except GoneConnection:
+        # The client left before its error frame: nobody to tell; $disconnect cleans up after it.
+        logger.info("connection gone before its error frame", extra={"code": refused.code})
     return ok()

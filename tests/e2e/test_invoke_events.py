@@ -104,11 +104,6 @@ REFUSALS: dict[str, Check] = {
     # publish step refuses partials that do not match its plan rather than publish a wrong day.
     "stats/publish.json": _refused_plan,
 }
-KNOWN_BUGS = {
-    # default.py posts the error frame without catching GoneConnection, so a $default frame
-    # from a connection that has gone (the file's made-up connection id) is a handler error.
-    "ChatDefaultFunction": "chat $default raises GoneException when the client has gone",
-}
 
 
 def _event_files(logical_id: str) -> list[Path]:
@@ -128,9 +123,6 @@ CASES = [
         name,
         path.relative_to(EVENTS).as_posix(),
         id=f"{name}-{path.stem}",
-        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])]
-        if name in KNOWN_BUGS
-        else [],
     )
     for name in EVENTS_OF
     for path in _event_files(name)

@@ -338,3 +338,78 @@ def test_revoking_a_user_records_the_previous_and_new_revocation(
     assert [e.target for e in entries] == ["u-alice", "u-alice"]
     assert entries[-1].before is None
     assert entries[-1].after is not None
+
+
+@pytest.mark.parametrize(
+    ("queue", "body"),
+    [
+        ("bulk", {"job_id": "bulk-fresh", "to": PHONE, "body": "hi", "priority": "bulk"}),
+        (
+            "events",
+            {
+                "eventType": "TEXT_DELIVERED",
+                "eventTimestamp": 1764028800000,
+                "isFinal": True,
+                "messageId": "provider-1",
+                "destinationPhoneNumber": PHONE,
+                "context": {"job_id": "receipt-1"},
+            },
+        ),
+    ],
+)
+def test_the_bulk_and_events_dead_letters_are_listed_and_redriven_too(
+    admin_env: tuple[SmsStack, AuditLog], queue: str, body: dict[str, Any]
+) -> None:
+    # Given one dead letter on the bulk or the events DLQ
+    stack, audit = admin_env
+    message_id = str(
+        stack.sqs.send_message(
+            QueueUrl=stack.queue_urls[f"courier-sms-{queue}-dlq"],
+            MessageBody=json.dumps(body),
+            MessageAttributes={
+                "failure_code": {"DataType": "String", "StringValue": "PROVIDER_REJECTED"}
+            },
+        )["MessageId"]
+    )
+
+    # When an admin lists that queue, then redrives all of it
+    listed = call("get-dlq.json", path=f"/api/admin/dlq/{queue}")
+    applied = call(
+        "post-dlq-redrive.json",
+        path=f"/api/admin/dlq/{queue}/redrive",
+        body={"all": True, "apply": True},
+    )
+
+    # Then the letter was listed without its number, moved back to its source queue, and audited
+    assert listed[0] == 200
+    assert [letter["message_id"] for letter in listed[1]["letters"]] == [message_id]
+    assert PHONE not in json.dumps(listed[1])
+    assert applied[0] == 200
+    assert applied[1]["moved"] == [message_id], applied[1]
+    moved = stack.drain(f"courier-sms-{queue}")
+    assert [json.loads(m["Body"]) for m in moved] == [body]
+    [entry] = audit_entries(audit, "sms.redrive")
+    assert entry.after["moved"] == [message_id]
+
+
+def test_the_deployed_origin_secret_comes_from_secrets_manager(
+    admin_env: tuple[SmsStack, AuditLog], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the origin-verify secret in Secrets Manager, as the stack configures it
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
+    secrets = boto3.client("secretsmanager", region_name="ap-northeast-2")
+    arn = secrets.create_secret(
+        Name="OriginVerifySecret", SecretString=json.dumps({"value": ORIGIN_SECRET})
+    )["ARN"]
+    monkeypatch.delenv("ORIGIN_VERIFY_SECRET")
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET_ARN", arn)
+    _clear()
+    clear_caches()
+
+    # When an admin request arrives through CloudFront (the header carries the secret's value)
+    status, body = call("get-job.json", path="/api/admin/jobs/order-404")
+
+    # Then the function read the secret and let the request through to the route (404: no job)
+    assert (status, body["code"]) == (404, "job_not_found"), body

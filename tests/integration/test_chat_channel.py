@@ -20,7 +20,7 @@ import disconnect
 import sweep
 from courier.chat import wiring
 from courier.chat.access import chat_access_from_settings
-from courier.chat.fanout import ApiGatewayPoster, ConnectionPoster
+from courier.chat.fanout import ApiGatewayPoster, ConnectionPoster, GoneConnection
 from courier.chat.frames import SendFrame
 from courier.chat.tokens import InvalidToken, TokenSigner
 from courier.settings import get_settings
@@ -414,3 +414,27 @@ def test_sending_faster_than_the_limit_gets_rate_limited_errors(
     # Then the burst goes through and the rest are refused as rate_limited
     frames = alice.frames()
     assert [f.get("code", f["type"]) for f in frames] == ["ack"] * 3 + ["rate_limited"] * 3
+
+
+def test_a_bad_frame_from_a_client_that_has_gone_is_not_a_handler_error(
+    chat: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a client whose connection API Gateway reports gone (410) when the error frame is posted
+    class GonePoster:
+        def __init__(self) -> None:
+            self.posts: list[str] = []
+
+        def post(self, connection_id: str, data: bytes) -> None:
+            self.posts.append(connection_id)
+            raise GoneConnection(connection_id)
+
+    gone = GonePoster()
+    monkeypatch.setattr(default, "poster_for", lambda request_context: gone)
+    event = copy.deepcopy(load_event("chat/default-unknown-action.json"))
+
+    # When its unknown frame reaches $default
+    result = default.handler(event, CONTEXT)
+
+    # Then the error frame was attempted once and the invocation still succeeds
+    assert gone.posts == [event["requestContext"]["connectionId"]]
+    assert result == {"statusCode": 200}
