@@ -40,18 +40,17 @@ EVENTS_OF: dict[str, list[str]] = {
     "StatsPublishFunction": ["stats/publish.json"],
     "DatabaseMigrationFunction": ["data/migrations-*.json"],
     "ApiFunction": ["api/*.json"],
+    "AdminApiFunction": ["admin/*.json"],
+    "CampaignLauncherFunction": ["campaigns/launch-*.json"],
 }
 # Invoked in this order, each group's events concurrently: the senders write the status records
-# the receipts and the API read (and the two senders share idempotency records: one at a time).
+# the receipts and the APIs read (and the two senders share idempotency records: one at a time).
+_FIRST = [["SmsTransactionalSenderFunction"], ["SmsBulkSenderFunction"]]
+_LAST = ["ApiFunction", "AdminApiFunction"]
 PHASES = [
-    ["SmsTransactionalSenderFunction"],
-    ["SmsBulkSenderFunction"],
-    [
-        name
-        for name in EVENTS_OF
-        if name not in {"SmsTransactionalSenderFunction", "SmsBulkSenderFunction", "ApiFunction"}
-    ],
-    ["ApiFunction"],
+    *_FIRST,
+    [name for name in EVENTS_OF if not any(name in phase for phase in [*_FIRST, _LAST])],
+    _LAST,
 ]
 
 Check = Callable[[Invocation], None]
@@ -95,7 +94,10 @@ REFUSALS: dict[str, Check] = {
     "sms/sender-malformed.json": _dead_lettered_as_malformed,
     "chat/authorizer.json": _denied,
     # Placeholder bearer tokens in the files (the user pastes a real one).
-    "api/get-admin-me.json": _status(401, "unauthorized"),
+    **{
+        f"admin/{path.name}": _status(401, "unauthorized")
+        for path in (EVENTS / "admin").glob("*.json")
+    },
     "api/get-messages.json": _status(401, "unauthorized"),
     "api/post-chat-ticket.json": _status(401, "unauthorized"),
     # A fresh local system has no report for the file's day.

@@ -125,6 +125,24 @@ def iam_targets(
             "DeleteMessageBatch": "DeleteMessage",
             "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
         }.get(operation, operation)
+        if operation == "StartMessageMoveTask":
+            # SQS moves the messages as the caller: it needs the DLQ's read rights as well as the
+            # task's, and SendMessage on the destination (the SQS developer guide, "DLQ redrive").
+            source = _queue(params["SourceArn"].replace(":", "/"))
+            targets = [
+                (f"sqs:{needed}", source)
+                for needed in (
+                    "StartMessageMoveTask",
+                    "ReceiveMessage",
+                    "DeleteMessage",
+                    "GetQueueAttributes",
+                )
+            ]
+            if params.get("DestinationArn"):
+                targets.append(
+                    ("sqs:SendMessage", _queue(params["DestinationArn"].replace(":", "/")))
+                )
+            return targets
         queue = params.get("QueueUrl") or params["QueueName"]
         return [(f"sqs:{action}", _queue(queue))]
     if service == "s3":

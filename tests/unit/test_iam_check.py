@@ -96,6 +96,22 @@ def test_provider_calls_are_checked_only_under_their_provider() -> None:
             [("sqs:SendMessage", "arn:aws:sqs:ap-northeast-2:123456789012:q")],
         ),
         (
+            "sqs",
+            "StartMessageMoveTask",
+            {
+                "SourceArn": "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq",
+                "DestinationArn": "arn:aws:sqs:ap-northeast-2:123456789012:q",
+            },
+            "",
+            [
+                ("sqs:StartMessageMoveTask", "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq"),
+                ("sqs:ReceiveMessage", "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq"),
+                ("sqs:DeleteMessage", "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq"),
+                ("sqs:GetQueueAttributes", "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq"),
+                ("sqs:SendMessage", "arn:aws:sqs:ap-northeast-2:123456789012:q"),
+            ],
+        ),
+        (
             "s3",
             "ListObjectsV2",
             {"Bucket": "b", "Prefix": "partials/"},
