@@ -238,3 +238,45 @@ def test_dead_letters_are_redriven_from_the_page_and_audited(
     finally:
         page.close()
         _delete_dead_letters(local_system, dlq_url, {poison_id, lost_id})
+
+
+def test_a_refused_request_says_not_an_admin_and_an_ended_session_signs_the_page_out(
+    local_system: LocalSystem, browser: Browser
+) -> None:
+    page = _signed_in_admin(browser, local_system)
+    # Given the API refuses the admin's next request (403: the admin was taken out of the group)
+    page.route(
+        "**/admin/jobs/**",
+        lambda route: route.fulfill(
+            status=403, content_type="application/json", body='{"code": "forbidden"}'
+        ),
+    )
+    # When a section makes it
+    page.get_by_label("Job id").fill("any-job")
+    page.get_by_role("button", name="Look up").click()
+
+    # Then the section says so inline, and the page stays signed in
+    error = page.locator("#job-error")
+    expect(error).to_have_text("Not an admin: this account may not use the admin console.")
+    expect(error).to_have_attribute("role", "alert")
+    expect(page.get_by_test_id("console")).to_be_visible()
+
+    # Given the session has ended (the API answers 401 from now on)
+    page.unroute("**/admin/jobs/**")
+    page.route(
+        "**/admin/jobs/**",
+        lambda route: route.fulfill(
+            status=401, content_type="application/json", body='{"code": "unauthorized"}'
+        ),
+    )
+    # When a section makes a request
+    page.get_by_role("button", name="Look up").click()
+
+    # Then the page forgets the token and asks to sign in again
+    expect(page.get_by_test_id("sign-in-button")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_test_id("console")).to_be_hidden()
+    expect(page.get_by_test_id("status-line")).to_have_text(
+        "Your session has ended; sign in again."
+    )
+    assert page.evaluate("sessionStorage.getItem('courier.admin.accessToken')") is None
+    page.close()
