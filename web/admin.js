@@ -1,6 +1,13 @@
 // Courier admin console: sign-in with the Cognito hosted UI (authorization code + PKCE), the
-// access token kept in sessionStorage (this tab only, gone when it closes), GET /api/admin/me.
+// access token kept in sessionStorage (this tab only, gone when it closes), GET /api/admin/me;
+// once the admin is known, the console's sections (admin-*.js) on that token.
 // Everything shown is rendered with textContent; nothing is parsed as HTML.
+import { adminClient, NOT_ADMIN } from "./admin-api.js";
+import { auditSection } from "./admin-audit.js";
+import { campaignsSection } from "./admin-campaigns.js";
+import { deadLettersSection, jobsSection } from "./admin-jobs.js";
+import { moderationSection } from "./admin-moderation.js";
+import { optOutsSection } from "./admin-opt-outs.js";
 import { loadConfig } from "./config.js";
 
 const SCOPES = "openid email profile";
@@ -20,9 +27,11 @@ const ui = {
   groups: $("groups"),
   signIn: $("sign-in"),
   signOut: $("sign-out"),
+  console: $("console"),
 };
 
 let config = null;
+let campaigns = null;
 
 // The page's own address, without query or fragment: the registered callback URL.
 const redirectUri = () => `${window.location.origin}${window.location.pathname}`;
@@ -48,6 +57,8 @@ function showError(message) {
 }
 
 function showSignedOut(message) {
+  ui.console.hidden = true;
+  if (campaigns) campaigns.stop();
   ui.signedIn.hidden = true;
   ui.signIn.hidden = false;
   ui.signOut.hidden = true;
@@ -140,7 +151,7 @@ async function showWhoAmI(token) {
   ui.signIn.hidden = true;
   if (response.status === 403) {
     ui.status.textContent = "Signed in, but this account may not use the admin console.";
-    showError(body.message || "Not an admin.");
+    showError(`${NOT_ADMIN} ${body.message || ""}`.trim());
     return;
   }
   if (!response.ok) {
@@ -152,6 +163,27 @@ async function showWhoAmI(token) {
   ui.groups.textContent = (body.groups || []).join(", ");
   ui.signedIn.hidden = false;
   ui.status.textContent = "Signed in.";
+  startConsole(token);
+}
+
+// The sections, each on this token; a 401 from any of them signs the page out.
+function startConsole(token) {
+  const api = adminClient({
+    apiBase: config.apiBase,
+    token,
+    onSignedOut: (message) => {
+      forgetToken();
+      showSignedOut(message);
+    },
+  });
+  campaigns = campaignsSection(api);
+  jobsSection(api);
+  deadLettersSection(api);
+  optOutsSection(api);
+  moderationSection(api);
+  auditSection(api);
+  ui.console.hidden = false;
+  campaigns.start();
 }
 
 async function main() {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from local.launcher import LocalRuntime
 from local.redis_server import free_port
@@ -118,3 +118,13 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+def sign_in_in_the_browser(page: Page, system: LocalSystem, username: str) -> None:
+    """Open the admin page and sign in on MiniStack's hosted UI (code + PKCE) as `username`."""
+    page.goto(system.outputs["AdminConsoleUrl"])
+    page.get_by_test_id("sign-in-button").click()
+    # MiniStack's hosted UI sign-in form
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(system.admin_users[username])
+    page.get_by_role("button", name="Sign in").click()

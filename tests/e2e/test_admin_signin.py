@@ -17,19 +17,11 @@ import urllib.request
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from local.admin_sign_in import ADMIN_USER, NON_ADMIN_USER
 from local.system import LocalSystem
-
-
-def sign_in_in_the_browser(page: Page, system: LocalSystem, username: str) -> None:
-    page.goto(system.outputs["AdminConsoleUrl"])
-    page.get_by_test_id("sign-in-button").click()
-    # MiniStack's hosted UI sign-in form
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(system.admin_users[username])
-    page.get_by_role("button", name="Sign in").click()
+from tests.e2e.conftest import sign_in_in_the_browser
 
 
 def test_the_admin_signs_in_through_the_hosted_ui_and_sees_their_name(
