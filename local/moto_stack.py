@@ -121,6 +121,8 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
             "SMS_MESSAGES_TABLE": "SmsMessages",
             "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
             "SMS_OPT_OUT_TABLE": "SmsOptOuts",
+            # The phone lookup key as a plain value (the stack has PhoneLookupKeySecret).
+            "SMS_PHONE_KEY": "local-phone-lookup-key-0123456789abcdef",
             "SMS_DEAD_LETTER_QUEUE_URL": stack.queue_urls["courier-sms-transactional-dlq"],
             "SMS_PROVIDER": "sandbox",
             "SMS_RATE_LIMIT_MPS": "0",

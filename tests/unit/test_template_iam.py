@@ -168,7 +168,9 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "ChatRevocationsTable"),
         ("sqs:SendMessage", "CampaignLaunchQueue"),  # SqsLaunchQueue.request
         ("dynamodb:BatchGetItem", "SmsOptOutTable"),  # OptOutList.opted_out_among
-        ("dynamodb:BatchGetItem", "SmsMessagesTable"),  # SmsStatusStore.statuses
+        # SmsStatusStore.statuses; jobs_by_phone_key (the page's records)
+        ("dynamodb:BatchGetItem", "SmsMessagesTable"),
+        ("dynamodb:Query", "SmsMessagesTable/index/by_phone"),  # jobs_by_phone_key: the keys
     },
     # The campaign launcher: its own queue (poll, continue later) and the bulk jobs it queues.
     "CampaignLauncherFunction": poller_grants("CampaignLaunchQueue")
@@ -355,3 +357,45 @@ def test_no_statement_grants_a_wildcard_action(resources: dict[str, Any]) -> Non
         if action == "*" or action.endswith(":*")
     )
     assert wildcards == []
+
+
+PHONE_KEY_READERS = {"SmsTransactionalSenderFunction", "SmsBulkSenderFunction", "AdminApiFunction"}
+
+
+def test_only_the_senders_and_the_admin_api_read_the_phone_lookup_key(
+    resources: dict[str, Any],
+) -> None:
+    """Given the template, when the roles granting GetSecretValue on PhoneLookupKeySecret are
+    listed, then they are exactly the record writers and the lookup, each told the secret's ARN."""
+    readers = {
+        name
+        for name, resource in principals(resources).items()
+        for _, statement in statements(resource)
+        if statement.get("Effect") == "Allow"
+        and "secretsmanager:GetSecretValue" in listed(statement["Action"])
+        and {"Ref": "PhoneLookupKeySecret"} in listed(statement["Resource"])
+    }
+    assert readers == PHONE_KEY_READERS
+    for name in PHONE_KEY_READERS:
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables["SMS_PHONE_KEY_SECRET_ARN"] == {"Ref": "PhoneLookupKeySecret"}
+    generated = resources["PhoneLookupKeySecret"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "key"
+    assert generated["PasswordLength"] >= 32
+
+
+def test_the_by_phone_index_is_keys_only_on_the_keyed_hash_and_creation_time(
+    resources: dict[str, Any],
+) -> None:
+    """Given the SmsMessages table, then `by_phone` is keyed (phone_key, sk_time) and projects
+    keys only: a status change touches none of them, so it costs one index write per job."""
+    indexes = {
+        index["IndexName"]: index
+        for index in resources["SmsMessagesTable"]["Properties"]["GlobalSecondaryIndexes"]
+    }
+    by_phone = indexes["by_phone"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in by_phone["KeySchema"]] == [
+        ("phone_key", "HASH"),
+        ("sk_time", "RANGE"),
+    ]
+    assert by_phone["Projection"] == {"ProjectionType": "KEYS_ONLY"}

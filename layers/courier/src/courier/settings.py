@@ -42,6 +42,10 @@ class Settings(BaseModel):
     # times out after 30 s): its job is recorded UNKNOWN, never sent again.
     sms_in_progress_stale_seconds: int = Field(default=120, ge=60)
     sms_day_shards: int = Field(default=16, ge=1, le=256)
+    # The key of the status records' `phone_key` (courier.sms.phone_keys): Secrets Manager in AWS
+    # and the local runtime; the plain value for in-process tests only. Neither: no `phone_key`.
+    sms_phone_key_secret_arn: str = ""
+    sms_phone_key: str = Field(default="", repr=False)
 
     # SMS sending
     sms_provider: ProviderName = "end-user-messaging"

@@ -22,6 +22,7 @@ from courier.http_api.resolver import build_resolver
 ADMIN_ROUTES: Final[dict[str, frozenset[str]]] = {
     "/api/admin/me": frozenset({"GET"}),
     "/api/admin/audit": frozenset({"GET"}),
+    "/api/admin/jobs": frozenset({"GET"}),
     "/api/admin/jobs/{job_id}": frozenset({"GET"}),
     "/api/admin/dlq/{queue}": frozenset({"GET"}),
     "/api/admin/dlq/{queue}/redrive": frozenset({"POST"}),

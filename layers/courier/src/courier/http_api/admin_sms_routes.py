@@ -1,5 +1,6 @@
 """The admin API's SMS routes: a job's status, the dead-letter queues, the opt-out list.
 
+    GET    /api/admin/jobs?phone=               a number's jobs, newest first, paged (masked)
     GET    /api/admin/jobs/{job_id}             the job's status record (number masked)
     GET    /api/admin/dlq/{queue}               dead letters: reasons, masked numbers, ages
     POST   /api/admin/dlq/{queue}/redrive       dry run by default; {"apply": true} moves them
@@ -7,14 +8,15 @@
     PUT    /api/admin/opt-outs/{phone}          opt it out, with a reason
     DELETE /api/admin/opt-outs/{phone}          take it off the list
 
-No lookup of jobs by phone number: the status table keeps only the masked number and has no
-index by number (adding one means the senders storing a keyed hash of the number). Every
-change is recorded in the audit log with what it was before and after.
+The lookup by number never stores or searches the number itself: the senders write a keyed hash
+of it (courier.sms.phone_keys) that the `by_phone` index is keyed on. Every change is recorded
+in the audit log with what it was before and after; reads are not audited.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -31,11 +33,50 @@ from courier.settings import get_settings
 from courier.sms.contract import E164_PATTERN, JOB_ID_PATTERN
 from courier.sms.dead_letter_redrive import PlannedMessage, Selection, redrive_rules
 from courier.sms.dead_letters import DeadLetter, QueueKind
+from courier.sms.status import JobSummary
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
 SECURITY: list[dict[str, list[str]]] = [{ADMIN_TOKEN: []}]
 MAX_DLQ_LIMIT = 500  # one listing must fit API Gateway's 29 s
+MAX_JOBS_LIMIT = 100  # one BatchGetItem reads a page's records
+
+
+class JobSummaryOut(BaseModel):
+    """One job of a number: its latest status and times (the table keeps no other history)."""
+
+    job_id: str
+    to_masked: str | None = None
+    status: str
+    status_at: datetime = Field(description="When the current status was recorded.")
+    created_at: datetime | None = Field(
+        default=None, description="When the sender recorded the job (its send or refusal)."
+    )
+    priority: str | None = None
+    reason: str | None = None
+    delivery_receipts: str | None = Field(
+        default=None,
+        description="'expected': a receipt moves SENT/UNKNOWN on; 'none': SENT is final",
+    )
+
+    @classmethod
+    def of(cls, job: JobSummary) -> JobSummaryOut:
+        return cls(
+            job_id=job.job_id,
+            to_masked=job.to_masked,
+            status=job.status.value,
+            status_at=job.status_at,
+            created_at=job.created_at,
+            priority=job.priority,
+            reason=job.reason,
+            delivery_receipts=job.delivery_receipts,
+        )
+
+
+class PhoneJobsOut(BaseModel):
+    to: str = Field(description="The number, masked.")
+    jobs: list[JobSummaryOut] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for older jobs.")
 
 
 class DeadLetterPageOut(BaseModel):
@@ -98,6 +139,59 @@ def _phone(phone: str) -> str:
     if not re.fullmatch(E164_PATTERN, phone):
         raise ApiError(400, "invalid_phone", "phone must be an E.164 number, e.g. +821012345678")
     return phone
+
+
+def _valid_phone(phone: str) -> str:
+    """An E.164 number that fits its country's numbering plan (a number no job can have is
+    refused rather than looked up)."""
+    from courier.sms.numbers import is_valid_number
+
+    number = _phone(phone)
+    if not is_valid_number(number):
+        raise ApiError(400, "invalid_phone", "phone is not a valid number in its country's plan")
+    return number
+
+
+@router.get(
+    "/api/admin/jobs",
+    summary="Find a number's jobs",
+    description="The jobs sent to an E.164 number, newest first, each with its masked number, "
+    "latest status, priority and times; page with `cursor`. The number is looked up by a keyed "
+    "hash (the records hold it masked only) and never returned in full. The table keeps each "
+    "job's latest status, not every transition: `created_at` is when the sender recorded the "
+    "job, `status_at` when its current status was recorded.",
+    tags=["admin"],
+    security=SECURITY,
+    responses={
+        200: {"description": "A page of the number's jobs"},
+        **error_responses(400, 401, 403, 405, 422, 503),
+    },
+)
+def admin_jobs_for_phone(
+    phone: Annotated[str, Query(max_length=16, description="E.164, e.g. +821012345678")],
+    limit: Annotated[int, Query(ge=1, le=MAX_JOBS_LIMIT, description="Most jobs a page")] = 20,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=sms_admin.MAX_JOBS_CURSOR_CHARS, description="next_cursor of a page"),
+    ] = None,
+) -> PhoneJobsOut:
+    signed_in_admin()
+    number = _valid_phone(phone)
+    settings = get_settings()
+    phone_keys = wiring.phone_keys(settings)
+    if phone_keys is None:
+        raise ApiError(503, "lookup_unavailable", "the phone lookup key is not configured")
+    try:
+        found = sms_admin.jobs_for_phone(
+            phone_keys, wiring.status_store(settings), number, limit=limit, cursor=cursor
+        )
+    except sms_admin.BadJobsCursor as error:
+        raise ApiError(400, "bad_cursor", str(error)) from None
+    return PhoneJobsOut(
+        to=found.to_masked,
+        jobs=[JobSummaryOut.of(job) for job in found.jobs],
+        next_cursor=found.next_cursor,
+    )
 
 
 def _opt_out_out(phone: str, found: dict[str, Any] | None) -> OptOutOut:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from courier.sms.dead_letters import QueueKind
     from courier.sms.job_records import TableJobHistory
     from courier.sms.opt_out import OptOutList
+    from courier.sms.phone_keys import PhoneKeys
     from courier.sms.producer import SmsProducer
     from courier.sms.status_store import SmsStatusStore
     from courier.stats.read_cache import CachedDailyStats, CachedStatsHistory, StatsReadCache
@@ -117,6 +118,14 @@ def opt_outs(settings: Settings) -> OptOutList:
     from courier.sms.opt_out import OptOutList
 
     return OptOutList.from_settings(settings)
+
+
+@cache
+def phone_keys(settings: Settings) -> PhoneKeys | None:
+    """The keyed hash of numbers (read once per execution environment); None if unconfigured."""
+    from courier.sms.phone_keys import phone_keys_from_settings
+
+    return phone_keys_from_settings(settings)
 
 
 @cache

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+    from courier.sms.phone_keys import PhoneKeys
+
 
 class RetryLater(Exception):
     """A transient failure: hand the record back to the queue to be tried again.
@@ -121,6 +123,7 @@ class SmsSender:
         idempotency_ttl_seconds: int,
         in_progress_stale_seconds: float = 120.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        phone_keys: PhoneKeys | None = None,
     ) -> None:
         from aws_lambda_powertools.utilities.idempotency import (
             IdempotencyConfig,
@@ -134,6 +137,7 @@ class SmsSender:
         self._max_parts = max_parts
         self._horizon = schedule_horizon
         self._clock = clock
+        self._phone_keys = phone_keys
         self._idempotency_store = idempotency_store
         self._idempotency_ttl = idempotency_ttl_seconds
         self._stale_after = in_progress_stale_seconds
@@ -378,11 +382,22 @@ class SmsSender:
         return DeliveryOutcome(job.job_id, "FAILED", reason=reason, parts=seg.parts)
 
     def _record(self, job: SmsJob, result: dict[str, Any]) -> None:
-        record_result(self._status, job, result)
+        record_result(self._status, job, result, phone_keys=self._phone_keys)
 
 
-def record_result(status: StatusRecorder, job: SmsJob, result: dict[str, Any]) -> None:
-    """Write a send result (`status`, `at`, `parts`, ... as `send` returns it) as its status."""
+def record_result(
+    status: StatusRecorder,
+    job: SmsJob,
+    result: dict[str, Any],
+    *,
+    phone_keys: PhoneKeys | None = None,
+) -> None:
+    """Write a send result (`status`, `at`, `parts`, ... as `send` returns it) as its status.
+
+    With `phone_keys` the record carries `phone_key`, the keyed hash of the number that the
+    admin console's lookup by number queries (the `by_phone` index); the number itself is
+    stored masked only.
+    """
     at = datetime.fromisoformat(result["at"])
     status.record(
         StatusChange(
@@ -398,6 +413,7 @@ def record_result(status: StatusRecorder, job: SmsJob, result: dict[str, Any]) -
             "encoding": result.get("encoding"),
             "priority": job.priority.value,
             "to_masked": mask_phone(job.to),
+            "phone_key": phone_keys.key_of(job.to) if phone_keys is not None else None,
             "country": numbers.country_code(job.to),
             "metadata": dict(job.metadata) or None,
             # "none": the provider sends no receipts here (SNS, sandbox), so SENT is final.

@@ -32,3 +32,13 @@ def country_code(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return "ZZ"
     return str(phonenumbers.region_code_for_number(parsed) or "ZZ")
+
+
+def canonical_e164(e164: str) -> str | None:
+    """The number in libphonenumber's E.164 form, or None when it does not parse."""
+    phonenumbers = _phonenumbers()
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

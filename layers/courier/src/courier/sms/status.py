@@ -57,3 +57,32 @@ class JobRecord:
     metadata: dict[str, object]
     day: str | None
     delivery_receipts: str | None = None
+    # When the sender first recorded the job (its send or refusal); a record a receipt created
+    # before the sender wrote has none until the sender's write adds it.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """One job of a lookup by number: the latest status and the record's times, number masked.
+
+    The table keeps the latest status per job, not every transition: `created_at` is when the
+    sender recorded its outcome, `status_at` when the current status was recorded.
+    """
+
+    job_id: str
+    status: SmsStatus
+    status_at: datetime
+    created_at: datetime | None
+    priority: str | None
+    to_masked: str | None
+    reason: str | None
+    delivery_receipts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneJobsPage:
+    """A page of a number's jobs, newest first; `last_sk_time` positions the next page."""
+
+    jobs: list[JobSummary]
+    last_sk_time: str | None

@@ -8,7 +8,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from courier.sms.status import STATUS_RANK, JobRecord, SmsStatus, StatusChange
+from courier.sms.status import (
+    STATUS_RANK,
+    JobRecord,
+    JobSummary,
+    PhoneJobsPage,
+    SmsStatus,
+    StatusChange,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -67,12 +74,52 @@ def _condition_failed(error: Exception) -> bool:
     return bool(code == "ConditionalCheckFailedException")
 
 
+def _optional_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def _job_id_of(sk_time: str) -> str:
+    """`sk_time` is `<iso time>#<job_id>`; an ISO time holds no `#`."""
+    _, _, job_id = sk_time.partition("#")
+    if not job_id:
+        raise ValueError("not a position in the by_phone index")
+    return job_id
+
+
+# What a lookup by number shows of each record (all strings: batch_get_strings reads them).
+_SUMMARY = [
+    "job_id",
+    "status",
+    "status_at",
+    "created_at",
+    "priority",
+    "to_masked",
+    "reason",
+    "delivery_receipts",
+]
+
+
+def _summary(item: dict[str, str]) -> JobSummary:
+    return JobSummary(
+        job_id=item.get("job_id") or item["pk"].removeprefix("JOB#"),
+        status=SmsStatus(item["status"]),
+        status_at=datetime.fromisoformat(item["status_at"]),
+        created_at=_optional_time(item.get("created_at")),
+        priority=item.get("priority"),
+        to_masked=item.get("to_masked"),
+        reason=item.get("reason"),
+        delivery_receipts=item.get("delivery_receipts"),
+    )
+
+
 class SmsStatusStore:
     """Writes status transitions with rank/time conditions, so replays and reordering are harmless.
 
     Item shape (private to this adapter): `pk = JOB#<job_id>`; `day_shard = <YYYY-MM-DD>#<NN>` and
     `sk_time = <iso time>#<job_id>` feed the `by_day_shard` index, so a day is read as N parallel
-    queries (one per shard) without a scan; `provider_message_id` feeds `by_provider_message`.
+    queries (one per shard) without a scan; `provider_message_id` feeds `by_provider_message`;
+    `phone_key` (a keyed hash of the number, courier.sms.phone_keys) and `sk_time` feed `by_phone`,
+    a KEYS_ONLY index: a number's jobs newest first, then read by `pk` (`jobs_by_phone_key`).
     """
 
     def __init__(self, table: Table, *, day_shards: int, timezone: str, ttl_days: int) -> None:
@@ -192,6 +239,7 @@ class SmsStatusStore:
             metadata=data.get("metadata") or {},
             day=data.get("day"),
             delivery_receipts=data.get("delivery_receipts"),
+            created_at=_optional_time(data.get("created_at")),
         )
 
     def statuses(self, job_ids: list[str]) -> dict[str, str]:
@@ -203,6 +251,42 @@ class SmsStatusStore:
         return {
             item["pk"].removeprefix("JOB#"): item["status"] for item in items if "status" in item
         }
+
+    def jobs_by_phone_key(
+        self, phone_key: str, *, limit: int, before: str | None = None
+    ) -> PhoneJobsPage:
+        """A number's jobs, newest first (by `sk_time`: first write time, then job id).
+
+        One Query of the KEYS_ONLY `by_phone` index (keys only: a few read units for a page),
+        then one BatchGetItem of the page's records (0.5 read unit each). A projection carrying
+        the status would instead cost a GSI write on every status change of every job; lookups
+        are rare, writes are not. `before` is the `sk_time` a previous page ended at.
+        """
+        from courier.dynamodb_tables import batch_get_strings
+
+        request: dict[str, Any] = {
+            "IndexName": "by_phone",
+            "KeyConditionExpression": "phone_key = :key",
+            "ExpressionAttributeValues": {":key": phone_key},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if before is not None:
+            request["ExclusiveStartKey"] = {
+                "phone_key": phone_key,
+                "sk_time": before,
+                "pk": f"JOB#{_job_id_of(before)}",
+            }
+        page = self._table.query(**request)
+        keys = [(str(item["pk"]), str(item["sk_time"])) for item in page.get("Items", [])]
+        found = {
+            item["pk"]: item
+            for item in batch_get_strings(self._table, "pk", [pk for pk, _ in keys], _SUMMARY)
+        }
+        # A record that expired between the two reads is simply left out.
+        summaries = [_summary(found[pk]) for pk, _ in keys if pk in found and "status" in found[pk]]
+        more = "LastEvaluatedKey" in page and bool(keys)
+        return PhoneJobsPage(jobs=summaries, last_sk_time=keys[-1][1] if more else None)
 
     def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
         """The job a provider message id belongs to (receipts without our context)."""

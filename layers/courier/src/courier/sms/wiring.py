@@ -90,6 +90,7 @@ def build_sender(
     from courier.dynamodb_tables import dynamodb_client_config
     from courier.sms.delivery import SmsSender
     from courier.sms.opt_out import OptOutList
+    from courier.sms.phone_keys import phone_keys_from_settings
     from courier.sms.providers import build_provider
     from courier.sms.status_store import SmsStatusStore
 
@@ -111,6 +112,8 @@ def build_sender(
         schedule_horizon=timedelta(days=settings.sms_schedule_horizon_days),
         idempotency_ttl_seconds=settings.sms_idempotency_ttl_seconds,
         in_progress_stale_seconds=settings.sms_in_progress_stale_seconds,
+        # Read once here, per execution environment (the consumer is built once).
+        phone_keys=phone_keys_from_settings(settings),
         **({"clock": clock} if clock is not None else {}),
     )
 
