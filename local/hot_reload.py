@@ -198,6 +198,10 @@ class HotReloader:
         self._thread: threading.Thread | None = None
         self.reloads = 0
 
+    def functions_of(self, code_uri: str) -> list[str]:
+        """The deployed functions (physical names) built from the folder `code_uri`."""
+        return list(self._deployed.by_folder.get(code_uri, []))
+
     # ---- what is watched
     def _function_folders(self) -> dict[str, Path]:
         return {
