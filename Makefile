@@ -101,7 +101,7 @@ ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
         lock-check node-check chromium faults workflow-lint bootstrap-lint ci package deploy smoke
 
 help:
-	@sed -n '2,26p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,27p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
 tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
