@@ -9,7 +9,8 @@
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
 #   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
 #   make dev       the whole system locally: MiniStack, redis-server, MariaDB; template.yaml deployed
-#                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
+#                  with `sam deploy --config-env local`; saved code hot-reloads (WATCH=0: off);
+#                  Ctrl-C stops it (README "Running locally")
 #   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
 #   make invoke FN=<logical id> EVENT=events/...   a function of the running `make dev` with an event
 #   make bench     benchmarks, run on demand (bench/run_all.py; BENCH="sms_batch stats ..." for some)
@@ -100,7 +101,7 @@ ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
         lock-check node-check chromium faults workflow-lint bootstrap-lint ci package deploy smoke
 
 help:
-	@sed -n '2,26p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,27p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # ---- tools -----------------------------------------------------------------
 tools: $(UV_STAMP) $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) $(MINISTACK_STAMP) \
@@ -389,7 +390,7 @@ deploy-web: $(VENV_STAMP)
 
 # The README's run command. Installs what it needs (first run: a minute or two), then starts.
 dev: $(VENV_STAMP) $(SAM_STAMP) $(MINISTACK_STAMP) redis-server mariadb-server
-	@$(VBIN)/python -m local.runtime up $(if $(PORT),--port $(PORT))
+	@$(VBIN)/python -m local.runtime up $(if $(PORT),--port $(PORT)) $(if $(filter 0,$(WATCH)),--no-watch)
 
 demo: $(VENV_STAMP)
 	@$(VBIN)/python -m local.demo

@@ -7,6 +7,7 @@ quotes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -19,6 +20,11 @@ from local.toolchain import ROOT, TOOLS, Toolchain
 
 BUILD_DIR = ROOT / ".aws-sam" / "local" / "build"
 CACHE_DIR = ROOT / ".aws-sam" / "local" / "cache"
+# The hash of what the last successful build was built from (see build_inputs_digest).
+BUILD_STAMP = BUILD_DIR / ".courier-build-inputs.sha256"
+# What `sam build` reads: the template, the functions' folders, the layer (sources, pinned
+# requirements, Makefile). A change anywhere here means a new build.
+BUILD_INPUTS = ("template.yaml", "functions", "layers/courier")
 
 
 class StartupFailed(RuntimeError):
@@ -66,9 +72,30 @@ def deploy_parameter_overrides(system: LocalSystem) -> dict[str, str]:
     return overrides
 
 
-def build(tools: Toolchain, workdir: Path) -> None:
-    """sam build with the layer for MiniStack's Python and the host CPU."""
+def build_inputs_digest(target: tuple[str, str], root: Path = ROOT) -> str:
+    """sha256 over the build's inputs (paths and contents) and the layer's target Python/CPU."""
+    digest = hashlib.sha256(repr(target).encode())
+    for name in BUILD_INPUTS:
+        top = root / name
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in files:
+            relative = path.relative_to(root)
+            if {"__pycache__", ".build"} & set(relative.parts) or path.suffix == ".pyc":
+                continue
+            digest.update(f"\0{relative.as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build(tools: Toolchain, workdir: Path) -> bool:
+    """sam build with the layer for MiniStack's Python and the host CPU, unless the last build
+    was made from the same inputs. True when it built."""
     python_version, platforms = tools.layer_target()
+    inputs = build_inputs_digest((python_version, platforms))
+    with suppress(OSError):
+        if (BUILD_DIR / "template.yaml").is_file() and BUILD_STAMP.read_text() == inputs:
+            return False
+    BUILD_STAMP.unlink(missing_ok=True)
     env = dict(
         os.environ,
         SAM_CLI_TELEMETRY="0",
@@ -95,6 +122,8 @@ def build(tools: Toolchain, workdir: Path) -> None:
         log=workdir / "build.log",
         what="sam build",
     )
+    BUILD_STAMP.write_text(inputs)
+    return True
 
 
 def deploy(tools: Toolchain, system: LocalSystem) -> None:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
@@ -117,8 +118,9 @@ class LocalRuntime:
             redis_port = self.redis.port
             self._ministack = self._start_ministack(tools, port, redis_port, workdir)
         # The build needs neither process: it runs while MiniStack starts.
-        with self._step("sam build (layer for the host Python)"):
-            build(tools, workdir)
+        with self._step("sam build (layer for the host Python)") as step:
+            if not build(tools, workdir):
+                step.append("inputs unchanged, reused .aws-sam/local/build")
         with self._step("MiniStack answering"):
             wait_until(lambda: self._ministack_ready(endpoint), timeout=60, what="MiniStack")
         with self._step("MariaDB started and migrated"):
@@ -134,18 +136,22 @@ class LocalRuntime:
         with self._step("sam deploy --config-env local"):
             deploy(tools, system)
             system.outputs = stack_outputs(system)
-        with self._step("emulator repairs, web app upload"):
-            repair_event_source_mappings(system)
-            import_http_api_routes(system)
-            system.admin_users = set_up_admin_sign_in(system)
-            upload_web(tools, system)
-        with self._step("demo tokens" + (" and seed data" if self._seed else "")):
-            system.tokens = {
-                "alice": system.mint_token("alice", "Alice", DEMO_ROOMS),
-                "bob": system.mint_token("bob", "Bob", DEMO_ROOMS),
-            }
-            if self._seed:
-                seed_demo_data(system)
+        # The web upload (a process of its own) runs while the repairs and the seeding do.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            web_upload = background.submit(upload_web, tools, system)
+            with self._step("emulator repairs"):
+                repair_event_source_mappings(system)
+                import_http_api_routes(system)
+                system.admin_users = set_up_admin_sign_in(system)
+            with self._step("demo tokens" + (" and seed data" if self._seed else "")):
+                system.tokens = {
+                    "alice": system.mint_token("alice", "Alice", DEMO_ROOMS),
+                    "bob": system.mint_token("bob", "Bob", DEMO_ROOMS),
+                }
+                if self._seed:
+                    seed_demo_data(system)
+            with self._step("web app upload (in the background meanwhile)"):
+                web_upload.result()
         system.startup_seconds = round(time.monotonic() - started, 1)
         self.system = system
         if self._state_file is not None:
@@ -153,10 +159,12 @@ class LocalRuntime:
         return system
 
     @contextmanager
-    def _step(self, name: str) -> Iterator[None]:
+    def _step(self, name: str) -> Iterator[list[str]]:
+        """Logs the step's time; notes the step appends go after it."""
         t0 = time.monotonic()
-        yield
-        self._log(f"  {name}: {time.monotonic() - t0:.1f}s")
+        notes: list[str] = []
+        yield notes
+        self._log(f"  {name}: {time.monotonic() - t0:.1f}s" + "".join(f" ({n})" for n in notes))
 
     def _start_ministack(
         self, tools: Toolchain, port: int, redis_port: int, workdir: Path

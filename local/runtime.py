@@ -19,6 +19,7 @@ from pathlib import Path
 
 from local.admin_sign_in import summary_lines as admin_summary_lines
 from local.database import without_password
+from local.hot_reload import HotReloader
 from local.launcher import DEFAULT_PORT, DEMO_ROOMS, LocalRuntime
 from local.system import FAKE_CREDENTIALS, REGION, STACK_NAME, STATE_FILE, LocalSystem
 
@@ -79,9 +80,16 @@ def _up(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt  # `kill` stops the system the way Ctrl-C does
 
     signal.signal(signal.SIGTERM, request_stop)
+    reloader: HotReloader | None = None
     try:
         system = runtime.start()
         print(summary(system), flush=True)
+        if args.watch:
+            reloader = HotReloader(system, log=lambda line: print(line, flush=True)).start()
+            print(
+                "watching functions/ and layers/courier/src/ (hot reload; --no-watch turns it off)",
+                flush=True,
+            )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -91,6 +99,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
+        if reloader is not None:
+            reloader.stop()
         runtime.stop()
         print("stopped; temporary files removed", flush=True)
 
@@ -148,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help=f"MiniStack port (default {DEFAULT_PORT}, or a free one)",
+    )
+    up.add_argument(
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="push saved changes of functions/ and layers/courier/src/ into the running "
+        "functions (default: on)",
     )
     up.set_defaults(run=_up)
     commands.add_parser("env", help="print export lines for the running system").set_defaults(

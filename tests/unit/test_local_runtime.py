@@ -163,3 +163,122 @@ def test_the_local_only_switches_default_to_production_behaviour() -> None:
     assert parameters["StatsAllowOpenDay"]["Default"] == "false"
     assert parameters["SandboxOutboxPath"]["Default"] == ""
     assert parameters["ChatConnectionsEndpoint"]["Default"] == ""
+
+
+# ---- hot reload (local/hot_reload.py) and the build's reuse (local/deploy.py)
+
+
+def _tree(root: Path) -> Path:
+    """A working tree with one function folder and the courier package."""
+    (root / "functions" / "api").mkdir(parents=True)
+    (root / "functions" / "api" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (root / "functions" / "api" / "Makefile").write_text("copy-handlers:\n")
+    package = root / "layers" / "courier" / "src" / "courier"
+    (package / "tests").mkdir(parents=True)
+    (package / "__pycache__").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text("X = 1\n")
+    (package / "tests" / "test_x.py").write_text("")
+    (package / "__pycache__" / "settings.cpython-311.pyc").write_bytes(b"")
+    (root / "template.yaml").write_text("Resources: {}\n")
+    return root
+
+
+def test_a_function_zip_holds_what_its_makefile_copies(tmp_path: Path) -> None:
+    # Given a function folder with a handler and its Makefile
+    import io
+    import zipfile
+
+    from local.hot_reload import function_zip
+
+    root = _tree(tmp_path)
+    # When it is zipped for UpdateFunctionCode
+    names = zipfile.ZipFile(io.BytesIO(function_zip(root / "functions" / "api"))).namelist()
+    # Then the zip holds the top-level .py files only, at its root
+    assert names == ["app.py"]
+
+
+def test_the_overlay_layer_holds_the_courier_package_under_python(tmp_path: Path) -> None:
+    # Given the courier sources with a tests directory and a bytecode cache
+    import io
+    import zipfile
+
+    from local.hot_reload import LAYER_SOURCE, overlay_layer_zip
+
+    root = _tree(tmp_path)
+    # When the overlay layer is zipped
+    zipped = overlay_layer_zip(root / LAYER_SOURCE)
+    names = sorted(zipfile.ZipFile(io.BytesIO(zipped)).namelist())
+    # Then it holds the package as the layer Makefile copies it, under python/
+    assert names == ["python/courier/__init__.py", "python/courier/settings.py"]
+
+
+def test_the_template_code_uris_name_each_functions_folder() -> None:
+    # Given template.yaml; When its CodeUris are read without cfn-lint
+    from local.hot_reload import template_code_uris
+
+    code_uris = template_code_uris()
+    # Then every serverless function with a CodeUri is there, pointing at a functions/ folder
+    functions = {
+        name
+        for name, resource in template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and "CodeUri" in resource.get("Properties", {})
+    }
+    assert set(code_uris) == functions
+    assert code_uris["ApiFunction"] == "functions/api"
+    assert all((Path(uri) / "Makefile").exists() for uri in code_uris.values())
+
+
+def test_a_saved_file_is_one_change_of_its_folder(tmp_path: Path) -> None:
+    # Given a reloader watching a tree (no stack behind it)
+    import os
+
+    from local.hot_reload import LAYER_SOURCE, DeployedFunctions, HotReloader
+
+    root = _tree(tmp_path)
+    deployed = DeployedFunctions(
+        by_folder={"functions/api": ["api-fn"]}, layered=["api-fn"], courier_layer_arn="arn"
+    )
+    system = LocalSystem(endpoint="http://127.0.0.1:1", redis_url="", outputs={}, workdir="")
+    reloader = HotReloader(system, root=root, log=lambda line: None, deployed=deployed)
+    before = reloader._watched()
+
+    def touch(path: Path, text: str) -> None:
+        path.write_text(text)
+        os.utime(path, ns=(1, 1))  # an mtime of its own, whatever the clock's resolution
+
+    # When a handler, then a courier module, then the template are saved
+    touch(root / "functions" / "api" / "app.py", "def handler(e, c):\n    return 2\n")
+    after_handler = reloader._watched()
+    touch(root / LAYER_SOURCE / "courier" / "settings.py", "X = 2\n")
+    after_layer = reloader._watched()
+    touch(root / "template.yaml", "Resources: {X: 1}\n")
+    after_template = reloader._watched()
+
+    # Then each save changes exactly the unit it belongs to
+    def changed(a: dict[str, object], b: dict[str, object]) -> list[str]:
+        return [unit for unit in b if a.get(unit) != b[unit]]
+
+    assert changed(before, after_handler) == ["functions/api"]
+    assert changed(after_handler, after_layer) == [str(LAYER_SOURCE)]
+    assert changed(after_layer, after_template) == ["rebuild"]
+
+
+def test_the_build_is_reused_only_while_its_inputs_are_unchanged(tmp_path: Path) -> None:
+    # Given a tree's build-input digest
+    from local.deploy import build_inputs_digest
+
+    root = _tree(tmp_path)
+    target = ("3.11", "manylinux2014_x86_64")
+    first = build_inputs_digest(target, root)
+    # When nothing changes, or a bytecode cache appears, the digest stays
+    (root / "functions" / "api" / "__pycache__").mkdir()
+    (root / "functions" / "api" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"x")
+    assert build_inputs_digest(target, root) == first
+    # Then a changed handler, a changed requirement or another target Python changes it
+    (root / "functions" / "api" / "app.py").write_text("changed\n")
+    second = build_inputs_digest(target, root)
+    (root / "layers" / "courier" / "requirements.txt").write_text("redis==5\n")
+    third = build_inputs_digest(target, root)
+    assert len({first, second, third, build_inputs_digest(("3.12", target[1]), root)}) == 4
