@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 SOURCE_QUEUE = "courier-sms-transactional"
 # What the template gives every function (Globals) plus the sender's own variables, with fake
 # credentials so nothing can reach a real account. Tracing is off here: outside Lambda there is no
-# X-Ray segment to attach to (cold_import measures the import with tracing on, as on Lambda).
+# X-Ray segment to attach to (cold_start measures with tracing on, as on Lambda).
 LAMBDA_LIKE_ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
