@@ -9,6 +9,7 @@ import pytest
 
 from courier.admin.audit import AuditActor, AuditLog
 from courier.campaigns.launch import ChunkNotQueued, LaunchStep, job_id_for, run_launch
+from courier.campaigns.launcher import handle_launch_message
 from courier.campaigns.model import CampaignConflict, CampaignState
 from courier.campaigns.service import CampaignRules, CampaignService
 from courier.sms.contract import JOB_ID_PATTERN, Priority
@@ -223,3 +224,23 @@ def test_a_launched_campaign_can_be_neither_launched_nor_cancelled_again() -> No
     ):
         with pytest.raises(CampaignConflict):
             action()
+
+
+@pytest.mark.parametrize("body", ["not json at all", '{"campaign": "x"}', '{"campaign_id": "a/b"}'])
+def test_a_message_naming_no_campaign_fails_so_it_reaches_the_launch_dlq(body: str) -> None:
+    # Given a launcher message that names no campaign (a producer bug, or a hand-sent message)
+    h = Harness()
+
+    # When the launcher handles it, then it fails (SQS retries it, then the DLQ and its alarm
+    # take it) rather than being dropped, and nothing was sent or queued again
+    with pytest.raises(ValueError, match=r"launcher message|Expecting value"):
+        handle_launch_message(
+            body,
+            h.store,
+            h.sender,
+            h.queue,
+            clock=lambda: h.now,
+            time_left=lambda: 600.0,
+        )
+    assert h.sender.calls == []
+    assert h.queue.requests == []

@@ -20,17 +20,19 @@ def handle_launch_message(
     *,
     clock: Callable[[], datetime],
     time_left: Callable[[], float],
-) -> LaunchStep | None:
-    """Work on the campaign a message names; None for a message that names none (dropped).
+) -> LaunchStep:
+    """Work on the campaign a message names.
 
     A step that ran out of time or is not yet due queues the next message itself; a chunk that
     could not be queued raises, so SQS delivers this message again (same job ids, no doubles).
+    A message that names no campaign raises too (ValueError, logged): after the queue's
+    maxReceiveCount it lands in the launch DLQ, whose alarm says so, instead of vanishing.
     """
     try:
         campaign_id = campaign_id_of(body)
     except ValueError:
-        logger.error("campaign launcher message dropped: not a launcher message")
-        return None
+        logger.error("campaign launcher message refused: not a launcher message")
+        raise
     step = run_launch(campaign_id, store, sender, clock=clock, time_left=time_left)
     if step.outcome in ("continue", "wait"):
         queue.request(campaign_id, step.delay_seconds)
