@@ -51,9 +51,15 @@ def lambda_context() -> object:
     return FakeLambdaContext()
 
 
-# The IAM check (tests/iam_check): once per run, over the integration and e2e suites' calls.
+# The IAM check (tests/iam_check): once per run, over the integration and e2e suites' calls
+# (under pytest-xdist: on the controller, over every worker's calls).
 def pytest_sessionfinish(session: pytest.Session) -> None:
     iam_check_plugin.finish(session)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on the controller
+def pytest_testnodedown(node: Any, error: object) -> None:
+    iam_check_plugin.merge(node.gateway.id, getattr(node, "workeroutput", None))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

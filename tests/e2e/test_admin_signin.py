@@ -12,31 +12,17 @@ import base64
 import hashlib
 import json
 import secrets
-import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from local.admin_sign_in import ADMIN_USER, NON_ADMIN_USER
 from local.system import LocalSystem
-from tests.e2e.test_web_page import CHROMIUM_FLAGS
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is not installed: `make tools` installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_FLAGS, headless=True
-        )
-        yield browser
-        browser.close()
+# `browser`: tests/e2e/conftest.py (Debian's Chromium, one per module).
 
 
 def sign_in_in_the_browser(page: Page, system: LocalSystem, username: str) -> None:
