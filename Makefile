@@ -272,22 +272,54 @@ build: $(SAM_STAMP)
 	$(SAM) build --template-file template.yaml --parallel --cached
 
 # ---- tests -----------------------------------------------------------------
+# pytest-xdist: PYTEST_WORKERS processes (0: none, one process as before). The e2e tests are
+# one xdist_group (tests/e2e/conftest.py), so one worker runs them all, in order, against the
+# one local runtime; the others take the unit and integration tests, each worker with its own
+# redis-server and MariaDB. The IAM check runs once, on the controller, over every worker's
+# calls (tests/iam_check/plugin.py).
+PYTEST_WORKERS ?= 2
 pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server mariadb-server  # SAM_STAMP: the IAM check (tests/iam_check)
-	@echo "==> pytest"
-	@rc=0; $(VBIN)/pytest || rc=$$?; \
+	@echo "==> pytest -n $(PYTEST_WORKERS)"
+	@rc=0; $(VBIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 
-# Every step runs even when an earlier one fails, so one CI run shows all problems;
-# the target fails if any step failed.
+# Tools first; then lint, validate, build and pytest side by side (they are independent: build
+# writes .aws-sam/build, the e2e suite builds into .aws-sam/local of its own). pytest, the
+# longest, runs at normal priority and the others niced, so they fill the cores pytest leaves
+# idle rather than slow it. Each step's output goes to a file, printed whole when the step ends
+# with its time; every step runs even when another fails, so one CI run shows all problems; the
+# target fails if any step failed.
+TEST_STEPS := pytest lint validate build
 test:
 	@start=$$(date +%s); failed=""; \
-	for step in tools lint validate build pytest; do \
-	  t0=$$(date +%s); \
-	  if $(MAKE) -k $$step; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
-	  echo "--- make $$step: $$res in $$(( $$(date +%s) - t0 ))s"; \
-	  if [ $$step = tools ] && [ -n "$$failed" ]; then break; fi; \
+	if $(MAKE) -k tools; then res=ok; else res=FAILED; fi; \
+	summary=("--- make tools: $$res in $$(( $$(date +%s) - start ))s"); echo "$${summary[0]}"; \
+	if [ $$res != ok ]; then echo "make test FAILED: tools" >&2; exit 1; fi; \
+	dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	echo "==> $(TEST_STEPS) side by side; each step's output follows when it ends"; \
+	for step in $(TEST_STEPS); do \
+	  niceness=10; [ $$step = pytest ] && niceness=0; \
+	  ( t0=$$(date +%s); rc=0; \
+	    nice -n $$niceness $(MAKE) -k $$step > "$$dir/$$step.log" 2>&1 < /dev/null || rc=$$?; \
+	    echo "$$rc $$(( $$(date +%s) - t0 ))" > "$$dir/$$step.tmp"; mv "$$dir/$$step.tmp" "$$dir/$$step.done" ) & \
 	done; \
+	pending=" $(TEST_STEPS) "; \
+	while [ -n "$${pending// /}" ]; do \
+	  sleep 1; \
+	  for step in $$pending; do \
+	    [ -f "$$dir/$$step.done" ] || continue; \
+	    read -r rc secs < "$$dir/$$step.done"; \
+	    if [ "$$rc" = 0 ]; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
+	    echo "=================== make $$step ($$res) ==================="; \
+	    cat "$$dir/$$step.log"; \
+	    echo "--- make $$step: $$res in $${secs}s"; \
+	    summary+=("--- make $$step: $$res in $${secs}s"); \
+	    pending="$${pending/ $$step / }"; \
+	  done; \
+	done; \
+	wait; \
+	printf '%s\n' "$${summary[@]}"; \
 	echo "--- make test: $$(( $$(date +%s) - start ))s total"; \
 	if [ -n "$$failed" ]; then echo "make test FAILED:$$failed" >&2; exit 1; fi
 

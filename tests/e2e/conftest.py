@@ -25,14 +25,21 @@ from tests.iam_check.lambda_recording import collect, ministack_env
 from tests.iam_check.plugin import add_local_calls
 
 
+# tryfirst: before pytest-xdist's own hook, which names each test by its xdist_group.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """test_invoke_events.py after the other e2e tests: its events files write records those
-    tests count (status records, dead letters, chat messages)."""
+    tests count (status records, dead letters, chat messages). Under pytest-xdist (`make pytest`
+    runs `-n 2 --dist loadgroup`) the e2e tests form one group, run by one worker in this order
+    against the one local runtime they share."""
     last = [item for item in items if item.path.name == "test_invoke_events.py"]
     rest = [item for item in items if item.path.name != "test_invoke_events.py"]
     e2e = Path(__file__).parent
     at = max((n + 1 for n, item in enumerate(rest) if e2e in item.path.parents), default=len(rest))
     items[:] = rest[:at] + last + rest[at:]
+    for item in items:
+        if e2e in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @dataclass
@@ -52,7 +59,9 @@ class Ledger:
         self.chat_senders.setdefault(room, set()).add(sender)
 
 
-@pytest.fixture(scope="session")
+# Package scope: one runtime for all of tests/e2e, stopped after its last test (under xdist the
+# e2e worker goes on with other tests; the runtime's processes need not idle beside them).
+@pytest.fixture(scope="package")
 def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     # Its own ports (never a running `make dev`'s), no state file; seeded like `make dev`.
     # Every AWS call the deployed functions make is recorded for the IAM check.
@@ -73,13 +82,13 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun
         add_local_calls(*collect(record_dir, resources["StackResources"]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_system(local_runtime: LocalRuntime) -> LocalSystem:
     assert local_runtime.system is not None
     return local_runtime.system
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ledger(local_system: LocalSystem) -> Ledger:
     book = Ledger()
     for job in SEED_JOBS:

@@ -219,7 +219,7 @@ def justification(grant: Grant) -> str | None:
 
 
 def summary(terminalreporter: Any) -> None:
-    if not _state["active"]:
+    if not _state["active"] or is_worker(terminalreporter.config):
         return
     write = terminalreporter.write_line
     terminalreporter.section("IAM check (handlers' AWS calls vs. their roles)")
