@@ -96,6 +96,16 @@ def test_provider_calls_are_checked_only_under_their_provider() -> None:
             [("sqs:SendMessage", "arn:aws:sqs:ap-northeast-2:123456789012:q")],
         ),
         (
+            "sqs",
+            "StartMessageMoveTask",
+            {
+                "SourceArn": "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq",
+                "DestinationArn": "arn:aws:sqs:ap-northeast-2:123456789012:q",
+            },
+            "",
+            [("sqs:StartMessageMoveTask", "arn:aws:sqs:ap-northeast-2:123456789012:q-dlq")],
+        ),
+        (
             "s3",
             "ListObjectsV2",
             {"Bucket": "b", "Prefix": "partials/"},
