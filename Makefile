@@ -272,15 +272,14 @@ build: $(SAM_STAMP)
 	$(SAM) build --template-file template.yaml --parallel --cached
 
 # ---- tests -----------------------------------------------------------------
-# pytest-xdist: PYTEST_WORKERS processes (0: none, one process as before). The e2e tests are
-# one xdist_group (tests/e2e/conftest.py), so one worker runs them all, in order, against the
-# one local runtime; the others take the unit and integration tests, each worker with its own
-# redis-server and MariaDB. The IAM check runs once, on the controller, over every worker's
-# calls (tests/iam_check/plugin.py).
+# pytest-xdist: PYTEST_WORKERS processes (0: none, one process as before). One worker runs all
+# the e2e tests, in order, against the one local runtime (the scheduler: tests/conftest.py);
+# the other tests go out a module at a time, each worker with its own redis-server and MariaDB.
+# The IAM check runs once, on the controller, over every worker's calls (tests/iam_check).
 PYTEST_WORKERS ?= 2
 pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server mariadb-server  # SAM_STAMP: the IAM check (tests/iam_check)
 	@echo "==> pytest -n $(PYTEST_WORKERS)"
-	@rc=0; $(VBIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup || rc=$$?; \
+	@rc=0; $(VBIN)/pytest -n $(PYTEST_WORKERS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 

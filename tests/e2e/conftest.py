@@ -25,21 +25,15 @@ from tests.iam_check.lambda_recording import collect, ministack_env
 from tests.iam_check.plugin import add_local_calls
 
 
-# tryfirst: before pytest-xdist's own hook, which names each test by its xdist_group.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """test_invoke_events.py after the other e2e tests: its events files write records those
     tests count (status records, dead letters, chat messages). Under pytest-xdist (`make pytest`
-    runs `-n 2 --dist loadgroup`) the e2e tests form one group, run by one worker in this order
-    against the one local runtime they share."""
+    runs `-n 2`) one worker runs the e2e tests in this order (tests/conftest.py, the scheduler)."""
     last = [item for item in items if item.path.name == "test_invoke_events.py"]
     rest = [item for item in items if item.path.name != "test_invoke_events.py"]
     e2e = Path(__file__).parent
     at = max((n + 1 for n, item in enumerate(rest) if e2e in item.path.parents), default=len(rest))
     items[:] = rest[:at] + last + rest[at:]
-    for item in items:
-        if e2e in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @dataclass
