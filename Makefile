@@ -1,13 +1,13 @@
 # Courier: one-command build and test pipeline.
 #
-#   make test      tools + lint + validate + build + pytest (what CI runs via .ci/run)
+#   make test      tools, then lint, validate, build and pytest side by side (what CI runs via .ci/run)
 #   make tools     bootstrap the pinned toolchain (idempotent; stamps skip work on re-runs)
 #                  (Python tools, and asl-validator from package-lock.json via npm ci)
 #   make lint      ruff check, ruff format --check, mypy
 #   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint with the
 #                  serverless rules, checkov, asl-validator on statemachines/*.asl.json + substitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
-#   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
+#   make pytest    the test suite in PYTEST_WORKERS=2 processes (exit 5, no tests collected, fails)
 #   make dev       the whole system locally: MiniStack, redis-server, MariaDB; template.yaml deployed
 #                  with `sam deploy --config-env local`; Ctrl-C stops it (README "Running locally")
 #   make demo      against a running `make dev`: SMS jobs, two chat clients, the stats batch
