@@ -1,13 +1,13 @@
 # Courier: one-command build and test pipeline.
 #
-#   make test      tools + lint + validate + build + pytest (what CI runs via .ci/run)
+#   make test      tools, then lint, validate, build and pytest side by side (what CI runs via .ci/run)
 #   make tools     bootstrap the pinned toolchain (idempotent; stamps skip work on re-runs)
 #                  (Python tools, and asl-validator from package-lock.json via npm ci)
 #   make lint      ruff check, ruff format --check, mypy
 #   make validate  uv.lock and layer requirements freshness, sam validate --lint, cfn-lint with the
 #                  serverless rules, checkov, asl-validator on statemachines/*.asl.json + substitutions
 #   make build     sam build (makefile build methods: no Docker, no local python3.13)
-#   make pytest    the test suite (exit code 5, "no tests collected", is a failure)
+#   make pytest    the test suite in PYTEST_WORKERS=2 processes (exit 5, no tests collected, fails)
 #   make dev       the whole system locally: MiniStack, redis-server, MariaDB; template.yaml deployed
 #                  with `sam deploy --config-env local`; saved code hot-reloads (WATCH=0: off);
 #                  Ctrl-C stops it (README "Running locally")
@@ -273,22 +273,53 @@ build: $(SAM_STAMP)
 	$(SAM) build --template-file template.yaml --parallel --cached
 
 # ---- tests -----------------------------------------------------------------
+# pytest-xdist: PYTEST_WORKERS processes (0: none, one process as before). One worker runs all
+# the e2e tests, in order, against the one local runtime (the scheduler: tests/conftest.py);
+# the other tests go out a module at a time, each worker with its own redis-server and MariaDB.
+# The IAM check runs once, on the controller, over every worker's calls (tests/iam_check).
+PYTEST_WORKERS ?= 2
 pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server mariadb-server  # SAM_STAMP: the IAM check (tests/iam_check)
-	@echo "==> pytest"
-	@rc=0; $(VBIN)/pytest || rc=$$?; \
+	@echo "==> pytest -n $(PYTEST_WORKERS)"
+	@rc=0; $(VBIN)/pytest -n $(PYTEST_WORKERS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc
 
-# Every step runs even when an earlier one fails, so one CI run shows all problems;
-# the target fails if any step failed.
+# Tools first; then lint, validate, build and pytest side by side (they are independent: build
+# writes .aws-sam/build, the e2e suite builds into .aws-sam/local of its own). pytest, the
+# longest, runs at normal priority and the others niced, so they fill the cores pytest leaves
+# idle rather than slow it. Each step's output goes to a file, printed whole when the step ends
+# with its time; every step runs even when another fails, so one CI run shows all problems; the
+# target fails if any step failed.
+TEST_STEPS := pytest lint validate build
 test:
 	@start=$$(date +%s); failed=""; \
-	for step in tools lint validate build pytest; do \
-	  t0=$$(date +%s); \
-	  if $(MAKE) -k $$step; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
-	  echo "--- make $$step: $$res in $$(( $$(date +%s) - t0 ))s"; \
-	  if [ $$step = tools ] && [ -n "$$failed" ]; then break; fi; \
+	if $(MAKE) -k tools; then res=ok; else res=FAILED; fi; \
+	summary=("--- make tools: $$res in $$(( $$(date +%s) - start ))s"); echo "$${summary[0]}"; \
+	if [ $$res != ok ]; then echo "make test FAILED: tools" >&2; exit 1; fi; \
+	dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	echo "==> $(TEST_STEPS) side by side; each step's output follows when it ends"; \
+	for step in $(TEST_STEPS); do \
+	  niceness=10; [ $$step = pytest ] && niceness=0; \
+	  ( t0=$$(date +%s); rc=0; \
+	    nice -n $$niceness $(MAKE) -k $$step > "$$dir/$$step.log" 2>&1 < /dev/null || rc=$$?; \
+	    echo "$$rc $$(( $$(date +%s) - t0 ))" > "$$dir/$$step.tmp"; mv "$$dir/$$step.tmp" "$$dir/$$step.done" ) & \
 	done; \
+	pending=" $(TEST_STEPS) "; \
+	while [ -n "$${pending// /}" ]; do \
+	  sleep 1; \
+	  for step in $$pending; do \
+	    [ -f "$$dir/$$step.done" ] || continue; \
+	    read -r rc secs < "$$dir/$$step.done"; \
+	    if [ "$$rc" = 0 ]; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
+	    echo "=================== make $$step ($$res) ==================="; \
+	    cat "$$dir/$$step.log"; \
+	    echo "--- make $$step: $$res in $${secs}s"; \
+	    summary+=("--- make $$step: $$res in $${secs}s"); \
+	    pending="$${pending/ $$step / }"; \
+	  done; \
+	done; \
+	wait; \
+	printf '%s\n' "$${summary[@]}"; \
 	echo "--- make test: $$(( $$(date +%s) - start ))s total"; \
 	if [ -n "$$failed" ]; then echo "make test FAILED:$$failed" >&2; exit 1; fi
 

@@ -27,7 +27,8 @@ from tests.iam_check.plugin import add_local_calls
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """test_invoke_events.py after the other e2e tests: its events files write records those
-    tests count (status records, dead letters, chat messages)."""
+    tests count (status records, dead letters, chat messages). Under pytest-xdist (`make pytest`
+    runs `-n 2`) one worker runs the e2e tests in this order (tests/conftest.py, the scheduler)."""
     last = [item for item in items if item.path.name == "test_invoke_events.py"]
     rest = [item for item in items if item.path.name != "test_invoke_events.py"]
     e2e = Path(__file__).parent
@@ -52,7 +53,9 @@ class Ledger:
         self.chat_senders.setdefault(room, set()).add(sender)
 
 
-@pytest.fixture(scope="session")
+# Package scope: one runtime for all of tests/e2e, stopped after its last test (under xdist the
+# e2e worker goes on with other tests; the runtime's processes need not idle beside them).
+@pytest.fixture(scope="package")
 def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     # Its own ports (never a running `make dev`'s), no state file; seeded like `make dev`.
     # Every AWS call the deployed functions make is recorded for the IAM check.
@@ -73,13 +76,13 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun
         add_local_calls(*collect(record_dir, resources["StackResources"]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_system(local_runtime: LocalRuntime) -> LocalSystem:
     assert local_runtime.system is not None
     return local_runtime.system
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ledger(local_system: LocalSystem) -> Ledger:
     book = Ledger()
     for job in SEED_JOBS:

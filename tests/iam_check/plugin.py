@@ -4,11 +4,19 @@ tests/integration/conftest.py calls `install()` when it is imported (before the 
 import the handlers); tests/e2e/conftest.py hands over what the local runtime's functions
 recorded (`add_local_calls`); tests/conftest.py forwards `pytest_sessionfinish` /
 `pytest_terminal_summary` here, once for both.
+
+Under pytest-xdist (`make pytest` runs `-n`) each worker records only the tests it ran, so the
+check runs once on the controller over the union: a worker's `pytest_sessionfinish` hands its
+recording to the controller (`export`, in xdist's `workeroutput`), the controller takes each one
+as the worker goes down (`merge`, from `pytest_testnodedown`), then checks them all (`finish`).
+A worker that goes down without a recording fails the check: its calls would be missing from
+the "unexercised" side.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import astuple
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -88,6 +96,10 @@ _state: dict[str, Any] = {"violations": [], "unexercised": [], "sets": 0, "activ
 # Calls the deployed functions made inside the local runtime (tests/e2e, lambda_recording.py).
 _LOCAL_CALLS: list[Call] = []
 _LOCAL_ERRORS: list[str] = []
+# On the xdist controller: what the workers recorded in process (their recorder.CALLS/ERRORS).
+_WORKER_CALLS: list[Call] = []
+_WORKER_ERRORS: list[str] = []
+WORKER_OUTPUT_KEY = "iam_check"
 
 
 def choose_function(candidates: list[str], sources: dict[str, str]) -> Any:
@@ -137,12 +149,49 @@ def install() -> None:
             setattr(cls, method, recorder.attributed(getattr(cls, method), choose))
 
 
+def is_worker(config: pytest.Config) -> bool:
+    """An xdist worker (it has `workeroutput` to send back); the controller and a plain run not."""
+    return hasattr(config, "workeroutput")
+
+
+def export(config: pytest.Config) -> None:
+    """On an xdist worker: hand this worker's recording to the controller (plain lists: execnet
+    carries only builtin types)."""
+    config.workeroutput[WORKER_OUTPUT_KEY] = {
+        "active": _state["active"],
+        "calls": [astuple(call) for call in recorder.CALLS],
+        "errors": list(recorder.ERRORS),
+        "local_calls": [astuple(call) for call in _LOCAL_CALLS],
+        "local_errors": list(_LOCAL_ERRORS),
+    }
+
+
+def merge(worker: str, workeroutput: dict[str, Any] | None) -> None:
+    """On the xdist controller: one worker's recording, as it goes down."""
+    payload = (workeroutput or {}).get(WORKER_OUTPUT_KEY)
+    if payload is None:
+        _state["active"] = True
+        _WORKER_ERRORS.append(f"xdist worker {worker} went down without its recording")
+        return
+    if not payload["active"]:
+        return
+    _state["active"] = True
+    _WORKER_CALLS.extend(Call(*fields) for fields in payload["calls"])
+    _WORKER_ERRORS.extend(payload["errors"])
+    _LOCAL_CALLS.extend(Call(*fields) for fields in payload["local_calls"])
+    _LOCAL_ERRORS.extend(payload["local_errors"])
+
+
 def finish(session: pytest.Session) -> None:
-    """Fail the run on any recorded call a role does not allow, under any parameter set."""
+    """Fail the run on any recorded call a role does not allow, under any parameter set (on an
+    xdist worker: hand the recording to the controller, which checks the union)."""
+    if is_worker(session.config):
+        export(session.config)
+        return
     if not _state["active"]:
         return  # neither suite ran: nothing recorded, nothing to check
-    calls = list(recorder.CALLS) + _LOCAL_CALLS
-    errors = set(recorder.ERRORS) | set(_LOCAL_ERRORS)
+    calls = list(recorder.CALLS) + _WORKER_CALLS + _LOCAL_CALLS
+    errors = set(recorder.ERRORS) | set(_WORKER_ERRORS) | set(_LOCAL_ERRORS)
     found = [f"recording: {error}" for error in sorted(errors)]
     grants: set[Grant] = set()
     sets = parameter_sets()
@@ -170,7 +219,7 @@ def justification(grant: Grant) -> str | None:
 
 
 def summary(terminalreporter: Any) -> None:
-    if not _state["active"]:
+    if not _state["active"] or is_worker(terminalreporter.config):
         return
     write = terminalreporter.write_line
     terminalreporter.section("IAM check (handlers' AWS calls vs. their roles)")

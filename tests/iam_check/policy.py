@@ -7,10 +7,12 @@ and a statement name one resource with one ARN. Statement `Condition` blocks are
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import subprocess
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -341,18 +343,38 @@ def template_path() -> Path:
 @cache
 def translated(parameters_json: str) -> dict[str, Any]:
     """template.yaml through the SAM translator (`.tools/sam`: its pydantic pin clashes with the
-    app's, so it cannot live in .venv)."""
+    app's, so it cannot live in .venv).
+
+    The JSON is kept in the temp directory under a digest of everything that shapes it (template,
+    translate.py, the parameters, the SAM CLI install), so the pytest-xdist workers and the
+    controller of one run translate once between them (about 3 s of CPU each time)."""
     if not SAM_PYTHON.exists():
         raise RuntimeError(f"IAM check needs the SAM translator in {SAM_PYTHON} (run `make tools`)")
+    script = Path(__file__).with_name("translate.py")
+    template = template_path()
+    digest = hashlib.sha256()
+    for part in (template.read_bytes(), script.read_bytes(), parameters_json.encode()):
+        digest.update(hashlib.sha256(part).digest())
+    # The SAM CLI's stamp names its version (.tools/sam/.installed-<version>).
+    for stamp in sorted(SAM_PYTHON.parents[1].glob(".installed-*")):
+        digest.update(stamp.name.encode())
+    cached = Path(tempfile.gettempdir()) / f"courier-iam-check-{digest.hexdigest()[:32]}.json"
+    if cached.exists():
+        data: dict[str, Any] = json.loads(cached.read_text())
+        return data
     result = subprocess.run(
-        [str(SAM_PYTHON), str(Path(__file__).with_name("translate.py")), str(template_path())],
+        [str(SAM_PYTHON), str(script), str(template)],
         input=parameters_json,
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "AWS_DEFAULT_REGION": REGION},
     )
-    data: dict[str, Any] = json.loads(result.stdout)
+    data = json.loads(result.stdout)
+    # Written whole, then renamed: a reader in another worker never sees half a file.
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+    partial.write_text(result.stdout)
+    partial.replace(cached)
     return data
 
 

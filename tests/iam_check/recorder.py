@@ -119,6 +119,9 @@ def iam_targets(
         if operation in {"Query", "Scan"} and params.get("IndexName"):
             resource += f"/index/{params['IndexName']}"
         return [(f"dynamodb:{operation}", resource)]
+    if service == "sqs" and operation == "ListMessageMoveTasks":
+        # Authorized on the source queue (the dead-letter queue), named by ARN.
+        return [(f"sqs:{operation}", params["SourceArn"])]
     if service == "sqs":
         action = {
             "SendMessageBatch": "SendMessage",

@@ -377,3 +377,35 @@ def test_the_worker_hook_does_nothing_outside_a_function_worker(tmp_path: Path) 
     script = "import boto3; boto3.client('s3', region_name='ap-northeast-2')"
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_xdist_workers_recording_reaches_the_controller_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from tests.iam_check import plugin, recorder
+
+    for name in ("_WORKER_CALLS", "_WORKER_ERRORS", "_LOCAL_CALLS", "_LOCAL_ERRORS"):
+        monkeypatch.setattr(plugin, name, [])
+    monkeypatch.setattr(plugin, "_state", {**plugin._state, "active": True})
+    monkeypatch.setattr(recorder, "CALLS", [PUT])
+    monkeypatch.setattr(recorder, "ERRORS", ["SmsStatusFunction: no IAM mapping for x.Y"])
+    inside = Call("SmsBulkSenderFunction", "sqs", "DeleteMessage", "sqs:DeleteMessage", "arn:q")
+    plugin._LOCAL_CALLS.append(inside)
+    # Given what a worker recorded, handed over at its session end (not checked there)
+    worker = SimpleNamespace(workeroutput={})
+    assert plugin.is_worker(worker)  # type: ignore[arg-type]
+    plugin.export(worker)  # type: ignore[arg-type]
+    carried = json.loads(json.dumps(worker.workeroutput))  # builtin types only, as execnet carries
+    plugin._LOCAL_CALLS.clear()
+    # When the controller takes it as the worker goes down, and another worker sends nothing
+    plugin.merge("gw0", carried)
+    plugin.merge("gw1", None)
+    # Then every call and error is there for the one check, and the silent worker is an error
+    in_process, in_runtime = plugin._WORKER_CALLS, plugin._LOCAL_CALLS
+    assert (in_process, in_runtime) == ([PUT], [inside])
+    assert plugin._WORKER_ERRORS == [
+        "SmsStatusFunction: no IAM mapping for x.Y",
+        "xdist worker gw1 went down without its recording",
+    ]
