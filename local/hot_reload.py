@@ -266,9 +266,10 @@ class HotReloader:
         self._log(f"hot reload: {what} -> {shown} in {time.monotonic() - started:.1f}s")
 
     # ---- the loop
-    def changes(self) -> Iterator[list[str]]:
-        """Yields the units that changed since the previous poll, until stop()."""
-        previous = self._watched()
+    def changes(self, baseline: dict[str, Snapshot] | None = None) -> Iterator[list[str]]:
+        """Yields the units that changed since the previous poll (the first: since `baseline`),
+        until stop()."""
+        previous = self._watched() if baseline is None else baseline
         while not self._stop.wait(POLL_SECONDS):
             current = self._watched()
             changed = [unit for unit, state in current.items() if state != previous.get(unit)]
@@ -291,12 +292,17 @@ class HotReloader:
             except Exception as error:  # a failed reload must not end the watcher
                 self._log(f"hot reload: {unit} failed: {error}")
 
-    def run(self) -> None:
-        for changed in self.changes():
+    def run(self, baseline: dict[str, Snapshot] | None = None) -> None:
+        for changed in self.changes(baseline):
             self.apply(changed)
 
     def start(self) -> HotReloader:
-        self._thread = threading.Thread(target=self.run, name="hot-reload", daemon=True)
+        # The baseline is taken before start() returns: a save made right after it is a change,
+        # not part of the baseline (the thread would otherwise race the caller's first save).
+        baseline = self._watched()
+        self._thread = threading.Thread(
+            target=self.run, args=(baseline,), name="hot-reload", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -265,6 +265,53 @@ def test_a_saved_file_is_one_change_of_its_folder(tmp_path: Path) -> None:
     assert changed(after_layer, after_template) == ["rebuild"]
 
 
+def test_a_save_made_right_after_start_is_reloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a reloader over a tree, its baseline taken by start() (no stack behind it)
+    import os
+    import time
+
+    from local.hot_reload import DeployedFunctions, HotReloader
+
+    root = _tree(tmp_path)
+    deployed = DeployedFunctions(
+        by_folder={"functions/api": ["api-fn"]}, layered=["api-fn"], courier_layer_arn="arn"
+    )
+    system = LocalSystem(endpoint="http://127.0.0.1:1", redis_url="", outputs={}, workdir="")
+    reloader = HotReloader(system, root=root, log=lambda line: None, deployed=deployed)
+    applied: list[list[str]] = []
+    monkeypatch.setattr(reloader, "apply", applied.append)
+    # The watcher thread's first look at the tree comes late (as on a loaded machine), so a
+    # baseline taken by the thread itself would already include the save below.
+    watched = reloader._watched
+    threads_seen: set[int] = set()
+
+    def late_in_a_new_thread() -> dict[str, object]:
+        import threading
+
+        me = threading.get_ident()
+        if me != threading.main_thread().ident and me not in threads_seen:
+            threads_seen.add(me)
+            time.sleep(0.3)
+        return watched()
+
+    monkeypatch.setattr(reloader, "_watched", late_in_a_new_thread)
+
+    # When a handler is saved the moment start() returns (before the thread's first poll)
+    reloader.start()
+    handler = root / "functions" / "api" / "app.py"
+    handler.write_text("def handler(e, c):\n    return 3\n")
+    os.utime(handler, ns=(2, 2))
+    deadline = time.monotonic() + 5
+    while not applied and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reloader.stop()
+
+    # Then that save is a change of its folder, not part of the baseline
+    assert applied == [["functions/api"]]
+
+
 def test_the_build_is_reused_only_while_its_inputs_are_unchanged(tmp_path: Path) -> None:
     # Given a tree's build-input digest
     from local.deploy import build_inputs_digest
