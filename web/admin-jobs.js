@@ -1,5 +1,6 @@
-// The admin console's Jobs and Dead letters sections: a job's status record by id (the number
-// masked), and a dead-letter queue's messages with their reasons, redriven after a dry run.
+// The admin console's Jobs and Dead letters sections: a job's status record by id, a number's
+// jobs (newest first, a page at a time; numbers shown masked), and a dead-letter queue's messages
+// with their reasons, redriven after a dry run.
 import { $, alertIn, cell, facts, onSubmit, table, when, whileBusy } from "./admin-view.js";
 
 export function jobsSection(api) {
@@ -35,6 +36,50 @@ export function jobsSection(api) {
       );
     }),
   );
+}
+
+export function phoneJobsSection(api) {
+  const form = $("phone-lookup");
+  const input = $("phone-number");
+  const error = $("phone-error");
+  const result = $("phone-result");
+  const older = $("phone-older");
+  let cursor = null;
+
+  async function show(more) {
+    const query = { phone: input.value.trim(), limit: 20 };
+    if (more && cursor) query.cursor = cursor;
+    const answer = await api.request("GET", "jobs", { query });
+    if (!answer.ok) {
+      older.hidden = true;
+      return alertIn(error, answer.message);
+    }
+    const page = answer.body;
+    cursor = page.next_cursor;
+    older.hidden = !cursor;
+    const rows = page.jobs.map((job) => [
+      job.job_id,
+      job.to_masked,
+      job.status,
+      when(job.status_at),
+      when(job.created_at),
+      job.priority,
+    ]);
+    const shown = table(["Job", "Number", "Status", "Since", "Recorded", "Priority"], rows, {
+      caption: rows.length ? `Jobs of ${page.jobs[0].to_masked}, newest first` : "No jobs for that number",
+      testId: "phone-jobs",
+    });
+    if (more) result.append(shown);
+    else result.replaceChildren(shown);
+  }
+
+  onSubmit(form, () =>
+    whileBusy(form, error, async () => {
+      cursor = null;
+      await show(false);
+    }),
+  );
+  older.addEventListener("click", () => whileBusy(form, error, () => show(true)));
 }
 
 export function deadLettersSection(api) {

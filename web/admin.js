@@ -5,7 +5,7 @@
 import { adminClient, NOT_ADMIN } from "./admin-api.js";
 import { auditSection } from "./admin-audit.js";
 import { campaignsSection } from "./admin-campaigns.js";
-import { deadLettersSection, jobsSection } from "./admin-jobs.js";
+import { deadLettersSection, jobsSection, phoneJobsSection } from "./admin-jobs.js";
 import { moderationSection } from "./admin-moderation.js";
 import { optOutsSection } from "./admin-opt-outs.js";
 import { loadConfig } from "./config.js";
@@ -178,6 +178,7 @@ function startConsole(token) {
   });
   campaigns = campaignsSection(api);
   jobsSection(api);
+  phoneJobsSection(api);
   deadLettersSection(api);
   optOutsSection(api);
   moderationSection(api);

@@ -135,6 +135,15 @@ def test_a_campaign_with_an_opted_out_recipient_is_launched_and_sent(
     expect(job).to_contain_text("SENT", timeout=SLOW)
     expect(job).to_contain_text(campaign_id)  # the campaign id in the job's metadata
     assert ann not in job.inner_text()
+
+    # And the same recipient's number finds that job (the keyed-hash index), shown masked
+    page.get_by_label("Jobs of the phone (E.164)").fill(ann)
+    page.get_by_role("button", name="Find its jobs").click()
+    jobs = page.get_by_test_id("phone-jobs")
+    expect(jobs).to_contain_text(job_id_for(campaign_id, ann), timeout=SLOW)
+    expect(jobs).to_contain_text("SENT")
+    assert ann not in jobs.inner_text()
+    assert job_id_for(campaign_id, bob) not in jobs.inner_text()
     page.close()
 
 
