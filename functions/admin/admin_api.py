@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from courier.http_api.admin_app import app
+from courier.http_api.resolver import resolve_and_count
 from courier.observability import logger, metrics, tracer
 
 
@@ -18,8 +18,4 @@ from courier.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = app.resolve(event, context)
-    # ApiResponses2xx / 4xx / 5xx like the public API's, under this function's service name.
-    status_class = int(response.get("statusCode", 500)) // 100
-    metrics.add_metric(name=f"ApiResponses{status_class}xx", unit=MetricUnit.Count, value=1)
-    return response
+    return resolve_and_count(app, event, context)

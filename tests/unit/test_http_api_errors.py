@@ -85,3 +85,28 @@ def test_bodies_over_the_limit_are_refused_in_bytes_after_base64() -> None:
         check_request(
             {"body": "é" * (MAX_BODY_BYTES // 2 + 1)}, expected_secret=None, verify_origin=False
         )
+
+
+def test_each_answer_is_counted_by_its_status_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an app that answers 404, then one that answers without a status
+    from courier.http_api import resolver
+
+    counted: list[str] = []
+    monkeypatch.setattr(
+        resolver.metrics, "add_metric", lambda name, unit, value: counted.append(name)
+    )
+
+    class Answers:
+        def __init__(self, response: dict[str, Any]) -> None:
+            self.response = response
+
+        def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+            return self.response
+
+    # When both are resolved through the handlers' shared path
+    first = resolver.resolve_and_count(Answers({"statusCode": 404}), {}, None)  # type: ignore[arg-type]
+    resolver.resolve_and_count(Answers({}), {}, None)  # type: ignore[arg-type]
+
+    # Then the answer is passed on and counted as 4xx, and a missing status as 5xx
+    assert first == {"statusCode": 404}
+    assert counted == ["ApiResponses4xx", "ApiResponses5xx"]

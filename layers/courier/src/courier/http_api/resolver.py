@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from courier.http_api.errors import ApiError, FieldError, request_field_errors
 from courier.http_api.origin import MAX_BODY_BYTES, check_request, expected_origin_secret
-from courier.observability import logger
+from courier.observability import logger, metrics
 from courier.settings import get_settings
 
 
@@ -54,6 +54,17 @@ class CourierResolver(APIGatewayHttpResolver):
             return _proxy_response(error)
         result: dict[str, Any] = super().resolve(event, context)
         return result
+
+
+def resolve_and_count(app: APIGatewayHttpResolver, event: Any, context: Any) -> dict[str, Any]:
+    """`app.resolve`, counting the answer as ApiResponses2xx / 4xx / 5xx: the error rates the
+    alarms watch (each function under its own service name)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    response: dict[str, Any] = app.resolve(event, context)
+    status_class = int(response.get("statusCode", 500)) // 100
+    metrics.add_metric(name=f"ApiResponses{status_class}xx", unit=MetricUnit.Count, value=1)
+    return response
 
 
 def _proxy_response(error: ApiError) -> dict[str, Any]:
