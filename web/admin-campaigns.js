@@ -31,6 +31,7 @@ export function campaignsSection(api) {
   };
   let currentId = null;
   let timer = null;
+  let cancellable = false; // the shown campaign may still be cancelled
 
   function stopPolling() {
     if (timer) clearTimeout(timer);
@@ -103,7 +104,8 @@ export function campaignsSection(api) {
     );
     ui.details.dataset.state = c.state;
     const done = showProgress(view);
-    ui.cancel.disabled = !["draft", "scheduled", "launching"].includes(c.state);
+    cancellable = ["draft", "scheduled", "launching"].includes(c.state);
+    ui.cancel.disabled = !cancellable;
     return !["draft", "cancelled"].includes(c.state) && !(c.state === "launched" && done);
   }
 
@@ -185,6 +187,12 @@ export function campaignsSection(api) {
     ui.report.replaceChildren(...parts);
   }
 
+  // whileBusy enables the launch form's buttons when it ends: the Cancel button then follows
+  // the campaign's state again.
+  const syncCancel = () => {
+    ui.cancel.disabled = !cancellable;
+  };
+
   onSubmit(ui.launch, () =>
     whileBusy(ui.launch, ui.launchError, async () => {
       let at = null;
@@ -196,7 +204,7 @@ export function campaignsSection(api) {
       const result = await api.request("POST", `campaigns/${currentId}/launch`, { json: { at } });
       if (!result.ok) return alertIn(ui.launchError, result.message);
       await load(currentId);
-    }),
+    }).then(syncCancel),
   );
 
   ui.cancel.addEventListener("click", () =>
@@ -204,7 +212,7 @@ export function campaignsSection(api) {
       const result = await api.request("POST", `campaigns/${currentId}/cancel`);
       if (!result.ok) return alertIn(ui.launchError, result.message);
       await load(currentId);
-    }),
+    }).then(syncCancel),
   );
 
   return { start: () => refreshList(), stop: stopPolling };

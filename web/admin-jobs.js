@@ -169,7 +169,10 @@ export function deadLettersSection(api) {
     const rows = outcome.messages.map((m) => [
       m.letter.message_id,
       m.letter.job_id,
-      m.action === "redrive" ? (apply ? "redriven" : "would redrive") : m.forced ? "forced" : "refused",
+      // A forced message moves despite its refusal, which stays shown beside it.
+      m.action === "redrive"
+        ? `${apply ? "redriven" : "would redrive"}${m.forced ? " (forced)" : ""}`
+        : "refused",
       [m.refusal, m.refusal_detail].filter(Boolean).join(": "),
       m.job_status,
     ]);

@@ -1,11 +1,15 @@
 """The admin console end to end, in headless Chromium against the local runtime.
 
-The admin signs in on the hosted UI, opts a number out, creates a three-recipient campaign
-whose audience holds that number, sees the opted-out row reported, launches it and watches the
-progress reach SENT: 2 (the sandbox provider sends). Then a poison message and a job lost in
-an outage sit on the transactional DLQ; the page lists both with their reasons, a dry run
-refuses the poison and would move the job, the applied redrive moves it, the job page shows it
-SENT, and the audit log page lists the campaign, opt-out and redrive entries.
+The admin signs in on the hosted UI, opts a number out (and finds it by a search), creates a
+three-recipient campaign whose audience holds that number, sees the opted-out row reported,
+launches it and watches the progress reach SENT: 2 (the sandbox provider sends), then takes the
+number off the list. Then a poison message and a job lost in an outage sit on the transactional
+DLQ; the page lists both with their reasons, a dry run refuses the poison and would move the
+job, the applied redrive moves it and the job page shows it SENT; a forced redrive sends the
+poison back too, and the sender parks it on the DLQ again with its reason (nothing lost, no
+loop). The audit log page lists the campaign, opt-out and redrive entries. A campaign scheduled
+for later is cancelled before it sends anything, and a chat message is deleted and its sender's
+tokens revoked from the Moderation section.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import secrets
 import time
 import uuid
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from courier.campaigns.launch import job_id_for
 from local.admin_sign_in import ADMIN_USER
+from local.clients import chat_client
 from local.system import LocalSystem
 from tests.e2e.conftest import Ledger, sign_in_in_the_browser
 
@@ -52,6 +58,17 @@ def _dead_letter_ids(system: LocalSystem, url: str, bodies: set[str]) -> dict[st
                 found[m["Body"]] = m["MessageId"]
     assert set(found) == bodies, "the dead letters did not show up"
     return found
+
+
+def _dead_letter_bodies(system: LocalSystem, url: str) -> dict[str, str]:
+    """Message id -> body of what one look at the DLQ returns (without hiding anything)."""
+    sqs = system.client("sqs")
+    return {
+        m["MessageId"]: m["Body"]
+        for m in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
+        ).get("Messages", [])
+    }
 
 
 def _delete_dead_letters(system: LocalSystem, url: str, message_ids: set[str]) -> None:
@@ -89,6 +106,11 @@ def test_a_campaign_with_an_opted_out_recipient_is_launched_and_sent(
     expect(result).to_contain_text("Opted out.", timeout=SLOW)
     expect(result).to_contain_text("yes")
     assert opted_out not in result.inner_text()  # shown masked
+    # And a search for it finds the entry with its reason
+    page.get_by_role("button", name="Search").click()
+    expect(result).not_to_contain_text("Opted out.", timeout=SLOW)  # the search's own answer
+    expect(result).to_have_attribute("data-opted-out", "true")
+    expect(result).to_contain_text(f"asked to stop ({run})")
 
     # When the admin creates a campaign and uploads a three-row audience holding that number
     page.get_by_label("Name", exact=True).fill(f"e2e campaign {run}")
@@ -144,6 +166,18 @@ def test_a_campaign_with_an_opted_out_recipient_is_launched_and_sent(
     expect(jobs).to_contain_text("SENT")
     assert ann not in jobs.inner_text()
     assert job_id_for(campaign_id, bob) not in jobs.inner_text()
+
+    # When the opted-out number is taken off the list
+    page.get_by_label("Number").fill(opted_out)
+    page.get_by_role("button", name="Remove from list").click()
+
+    expect(result).to_contain_text("Taken off the opt-out list.", timeout=SLOW)
+
+    # Then a new search says it is not opted out any more
+    page.get_by_role("button", name="Search").click()
+    expect(result).not_to_contain_text("Taken off", timeout=SLOW)
+    expect(result).to_have_attribute("data-opted-out", "false")
+    assert "asked to stop" not in result.inner_text()
     page.close()
 
 
@@ -226,6 +260,35 @@ def test_dead_letters_are_redriven_from_the_page_and_audited(
         expect(job).to_contain_text("SENT")
         ledger.job(lost["job_id"], "transactional", "SENT")
 
+        # When the poison is redriven with force (say its producer swears it was fixed)
+        page.get_by_label(f"Select {poison_id}").check()
+        page.get_by_label("Also move messages the checks refuse (force)").check()
+        page.get_by_role("button", name="Dry run").click()
+        forced = page.get_by_test_id("dlq-dry-run").locator("tr", has_text=poison_id)
+        expect(forced).to_contain_text("would redrive (forced)", timeout=SLOW)
+        expect(forced).to_contain_text("UNPARSEABLE")
+        page.get_by_role("button", name="Apply redrive").click()
+        expect(page.get_by_test_id("dlq-moved")).to_contain_text("Moved 1", timeout=SLOW)
+        expect(page.get_by_test_id("dlq-applied")).to_contain_text("redriven (forced)")
+
+        # Then the sender refuses it again and parks it back on the DLQ with its reason: the
+        # same body as a new message, not lost and not retried forever
+        deadline = time.monotonic() + 90
+        parked_again: dict[str, str] = {}
+        while time.monotonic() < deadline and not parked_again:
+            parked_again = {
+                message_id: body
+                for message_id, body in _dead_letter_bodies(local_system, dlq_url).items()
+                if body == poison and message_id != poison_id
+            }
+        assert parked_again, "the forced poison did not come back to the DLQ"
+        (again_id,) = parked_again
+        ids[f"{poison} (again)"] = again_id
+        page.get_by_role("button", name="List", exact=True).click()
+        again_row = page.get_by_test_id("dlq-table").locator("tr", has_text=again_id)
+        expect(again_row).to_contain_text("MALFORMED_JSON", timeout=SLOW)
+        expect(page.get_by_test_id("dlq-table")).not_to_contain_text(poison_id)
+
         # When the audit log is read for the admin
         page.get_by_label("Actor").fill(ADMIN_USER)
         page.get_by_role("button", name="Show entries").click()
@@ -246,7 +309,102 @@ def test_dead_letters_are_redriven_from_the_page_and_audited(
         expect(audit).to_contain_text("campaign.launch")
     finally:
         page.close()
-        _delete_dead_letters(local_system, dlq_url, {poison_id, lost_id})
+        _delete_dead_letters(local_system, dlq_url, set(ids.values()))
+
+
+def test_a_scheduled_campaign_is_cancelled_before_it_sends(
+    local_system: LocalSystem, browser: Browser
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    page = _signed_in_admin(browser, local_system)
+    # Given a one-recipient campaign
+    page.get_by_label("Name", exact=True).fill(f"e2e later {run}")
+    page.get_by_label("Template").fill(f"Later {run}")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("#campaign-heading")).to_have_text(f"e2e later {run}", timeout=SLOW)
+    campaign_id = page.locator("#campaign-pick").input_value()
+    page.get_by_label("Audience CSV").set_input_files(
+        files=[
+            {"name": "a.csv", "mimeType": "text/csv", "buffer": f"phone\n{_number()}\n".encode()}
+        ]
+    )
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.get_by_test_id("audience-counts")).to_contain_text("valid: 1", timeout=SLOW)
+
+    # When it is launched for two hours from now (the browser's local time)
+    later = page.evaluate(
+        """() => {
+            const d = new Date(Date.now() + 2 * 3600 * 1000);
+            const p = (n) => String(n).padStart(2, "0");
+            return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}` +
+                `T${p(d.getHours())}:${p(d.getMinutes())}`;
+        }"""
+    )
+    page.get_by_label("Launch at").fill(later)
+    page.get_by_role("button", name="Launch", exact=True).click()
+
+    # Then it waits, scheduled, with nothing queued
+    details = page.get_by_test_id("campaign-details")
+    expect(details).to_have_attribute("data-state", "scheduled", timeout=SLOW)
+    expect(page.get_by_test_id("campaign-progress")).to_contain_text("No jobs queued yet.")
+
+    # When the admin cancels it
+    page.get_by_role("button", name="Cancel campaign").click()
+
+    # Then it is cancelled, still nothing queued, and the cancel is in the audit log
+    expect(details).to_have_attribute("data-state", "cancelled", timeout=SLOW)
+    expect(page.get_by_role("button", name="Cancel campaign")).to_be_disabled()
+    expect(page.get_by_test_id("campaign-progress")).to_contain_text("No jobs queued yet.")
+    page.get_by_label("Action").fill("campaign.cancel")
+    page.get_by_role("button", name="Show entries").click()
+    expect(page.get_by_test_id("audit-table")).to_contain_text(campaign_id, timeout=SLOW)
+    page.close()
+
+
+def test_a_chat_message_is_deleted_and_its_senders_tokens_revoked(
+    local_system: LocalSystem, browser: Browser
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    room, sub = f"mod-{run}", f"e2e-mod-{run}"
+    token = local_system.mint_token(sub, "Mallory", [room])
+    # Given a message said in a room (not counted in the ledger: it is about to be deleted)
+    with chat_client(local_system, "mallory", token) as mallory:
+        mallory.join(room)
+        message_id = mallory.say(room, f"spam {run}")["message_id"]
+        page = _signed_in_admin(browser, local_system)
+
+        # When the admin deletes it from the Moderation section
+        page.get_by_label("Room").fill(room)
+        page.get_by_label("Message id").fill(message_id)
+        page.get_by_role("button", name="Delete message").click()
+
+        # Then the page confirms it, naming its sender
+        deleted = page.locator("#message-delete-result")
+        expect(deleted).to_contain_text(f"{room}/{message_id}", timeout=SLOW)
+        expect(deleted).to_contain_text(sub)
+        # And the room's history no longer holds it
+        mallory.send({"action": "history", "room": room})
+        history = mallory.wait_for(lambda f: f.get("type") == "history")
+        assert message_id not in {m["message_id"] for m in history["messages"]}
+
+    # When the admin revokes the sender's tokens
+    page.get_by_label("User (sub)").fill(sub)
+    page.get_by_role("button", name="Revoke tokens").click()
+    expect(page.locator("#user-revoke-result")).to_contain_text(sub, timeout=SLOW)
+
+    # Then the token buys no connect ticket any more, and both actions are audited
+    with pytest.raises(RuntimeError, match="answered 401"):
+        local_system.connect_ticket(token)
+    page.get_by_label("Actor").fill(ADMIN_USER)
+    page.get_by_role("button", name="Show entries").click()
+    audit = page.get_by_test_id("audit-table")
+    revoked = audit.locator("tr", has_text="chat.user.revoke").filter(has_text=sub)
+    expect(revoked).to_have_count(1, timeout=SLOW)
+    deleted_entry = audit.locator("tr", has_text="chat.message.delete").filter(has_text=message_id)
+    expect(deleted_entry).to_have_count(1)
+    expect(deleted_entry).to_contain_text(sub)  # "before": who sent it, never its text
+    expect(deleted_entry).not_to_contain_text(f"spam {run}")
+    page.close()
 
 
 def test_a_refused_request_says_not_an_admin_and_an_ended_session_signs_the_page_out(
