@@ -40,12 +40,13 @@ export function optOutsSection(api) {
     return value;
   }
 
-  // Search: the form's submit.
+  // Search: the form's submit. Every request carries the number in its body, never in a URL
+  // (CloudFront's and WAF's logs keep URLs).
   onSubmit(ui.form, () =>
     whileBusy(ui.form, ui.error, async () => {
       const number = phone();
       if (!number) return;
-      const answer = await api.request("GET", "opt-outs", { query: { phone: number } });
+      const answer = await api.request("POST", "opt-outs/search", { json: { phone: number } });
       if (!answer.ok) return alertIn(ui.error, answer.message);
       show(answer.body);
     }),
@@ -61,9 +62,7 @@ export function optOutsSection(api) {
         return alertIn(ui.error, "Say why the number is opted out.");
       }
       ui.reason.removeAttribute("aria-invalid");
-      const answer = await api.request("PUT", `opt-outs/${encodeURIComponent(number)}`, {
-        json: { reason },
-      });
+      const answer = await api.request("POST", "opt-outs", { json: { phone: number, reason } });
       if (!answer.ok) return alertIn(ui.error, answer.message);
       show(answer.body, "Opted out.");
     }),
@@ -73,7 +72,7 @@ export function optOutsSection(api) {
     whileBusy(ui.form, ui.error, async () => {
       const number = phone();
       if (!number) return;
-      const answer = await api.request("DELETE", `opt-outs/${encodeURIComponent(number)}`);
+      const answer = await api.request("POST", "opt-outs/remove", { json: { phone: number } });
       if (!answer.ok) return alertIn(ui.error, answer.message);
       show(answer.body, "Taken off the opt-out list.");
     }),

@@ -139,7 +139,7 @@ def audit_entries(audit: AuditLog, action: str) -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    "event_file", ["get-job.json", "put-opt-out.json", "post-user-revoke.json"]
+    "event_file", ["get-job.json", "post-opt-out.json", "post-user-revoke.json"]
 )
 def test_every_module_refuses_missing_expired_and_non_admin_tokens(
     admin_env: tuple[SmsStack, AuditLog], event_file: str
@@ -250,13 +250,17 @@ def test_opt_outs_are_added_found_and_removed_with_audit_entries(
 ) -> None:
     stack, audit = admin_env
 
-    before = call("get-opt-outs.json")
-    added = call("put-opt-out.json")
-    found = call("get-opt-outs.json")
-    removed = call("delete-opt-out.json")
-    again = call("delete-opt-out.json")
-    no_reason = call("put-opt-out.json", body={})
-    bad_number = call("put-opt-out.json", path="/api/admin/opt-outs/12345")
+    before = call("post-opt-outs-search.json")
+    added = call("post-opt-out.json")
+    found = call("post-opt-outs-search.json")
+    removed = call("post-opt-out-remove.json")
+    again = call("post-opt-out-remove.json")
+    no_reason = call("post-opt-out.json", body={"phone": PHONE})
+    bad_number = call("post-opt-out.json", body={"phone": "12345", "reason": "asked"})
+    old_routes = [
+        call("get-job.json", path="/api/admin/opt-outs", query={"phone": PHONE}),
+        call("get-job.json", path=f"/api/admin/opt-outs/{PHONE}"),
+    ]
 
     assert before == (
         200,
@@ -273,6 +277,8 @@ def test_opt_outs_are_added_found_and_removed_with_audit_entries(
     assert no_reason[0] == 422
     assert bad_number[0] == 400
     assert bad_number[1]["code"] == "invalid_phone"
+    # And no route takes the number in its URL any more (405: only POST; 404)
+    assert [status for status, _ in old_routes] == [405, 404]
     assert "Item" not in stack.dynamodb.get_item(
         TableName="SmsOptOuts", Key={"phone_number": {"S": PHONE}}
     )

@@ -99,7 +99,7 @@ def test_the_lookup_finds_a_numbers_jobs_newest_first_and_pages_them(
     # When an admin looks up PHONE (logs captured at INFO: Powertools' own DEBUG output, on only
     # with POWERTOOLS_DEBUG, prints every route's arguments, this number among them)
     caplog.set_level(logging.INFO)
-    status, body = call("get-job.json", path="/api/admin/jobs", query={"phone": PHONE})
+    status, body = call("post-jobs-search.json", body={"phone": PHONE})
 
     # Then both of its jobs come back, newest first, masked, with status, priority and times
     assert status == 200, body
@@ -118,30 +118,26 @@ def test_the_lookup_finds_a_numbers_jobs_newest_first_and_pages_them(
     assert PHONE.lstrip("+") not in printed.out + printed.err + caplog.text
 
     # When the other number is looked up: only its own job
-    status, other = call("get-job.json", path="/api/admin/jobs", query={"phone": OTHER})
+    status, other = call("post-jobs-search.json", body={"phone": OTHER})
     assert status == 200, other
     assert [job["job_id"] for job in other["jobs"]] == ["lookup-b1"]
 
     # When PHONE is read a page of one at a time, the cursor walks to the older job
-    status, page = call(
-        "get-job.json", path="/api/admin/jobs", query={"phone": PHONE, "limit": "1"}
-    )
+    status, page = call("post-jobs-search.json", body={"phone": PHONE, "limit": 1})
     assert (status, [job["job_id"] for job in page["jobs"]]) == (200, ["lookup-a2"])
     status, older = call(
-        "get-job.json",
-        path="/api/admin/jobs",
-        query={"phone": PHONE, "limit": "1", "cursor": page["next_cursor"]},
+        "post-jobs-search.json", body={"phone": PHONE, "limit": 1, "cursor": page["next_cursor"]}
     )
     assert (status, [job["job_id"] for job in older["jobs"]]) == (200, ["lookup-a1"]), older
 
 
 def test_a_number_without_jobs_finds_none(keyed_stack: SmsStack) -> None:
-    status, body = call("get-job.json", path="/api/admin/jobs", query={"phone": "+821099998888"})
+    status, body = call("post-jobs-search.json", body={"phone": "+821099998888"})
     assert (status, body["jobs"], body["next_cursor"]) == (200, [], None)
 
 
 @pytest.mark.parametrize(
-    ("query", "code"),
+    ("body", "code"),
     [
         ({"phone": "01012345678"}, "invalid_phone"),  # not E.164
         ({"phone": "+8200000"}, "invalid_phone"),  # E.164-shaped, not a valid number
@@ -149,15 +145,15 @@ def test_a_number_without_jobs_finds_none(keyed_stack: SmsStack) -> None:
     ],
 )
 def test_bad_numbers_and_cursors_are_400(
-    keyed_stack: SmsStack, query: dict[str, str], code: str
+    keyed_stack: SmsStack, body: dict[str, str], code: str
 ) -> None:
-    status, body = call("get-job.json", path="/api/admin/jobs", query=query)
-    assert (status, body["code"]) == (400, code), body
-    assert PHONE.lstrip("+") not in json.dumps(body)
+    status, answer = call("post-jobs-search.json", body=body)
+    assert (status, answer["code"]) == (400, code), answer
+    assert PHONE.lstrip("+") not in json.dumps(answer)
 
 
 def test_the_lookup_refuses_missing_expired_and_non_admin_tokens(keyed_stack: SmsStack) -> None:
-    query = {"phone": PHONE}
-    assert call("get-job.json", token=None, path="/api/admin/jobs", query=query)[0] == 401
-    assert call("get-job.json", token="expired", path="/api/admin/jobs", query=query)[0] == 401
-    assert call("get-job.json", token="viewer", path="/api/admin/jobs", query=query)[0] == 403
+    body = {"phone": PHONE}
+    assert call("post-jobs-search.json", token=None, body=body)[0] == 401
+    assert call("post-jobs-search.json", token="expired", body=body)[0] == 401
+    assert call("post-jobs-search.json", token="viewer", body=body)[0] == 403

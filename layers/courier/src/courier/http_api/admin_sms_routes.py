@@ -1,16 +1,18 @@
 """The admin API's SMS routes: a job's status, the dead-letter queues, the opt-out list.
 
-    GET    /api/admin/jobs?phone=               a number's jobs, newest first, paged (masked)
+    POST   /api/admin/jobs/search               {"phone"}: its jobs, newest first, paged (masked)
     GET    /api/admin/jobs/{job_id}             the job's status record (number masked)
     GET    /api/admin/dlq/{queue}               dead letters: reasons, masked numbers, ages
     POST   /api/admin/dlq/{queue}/redrive       dry run by default; {"apply": true} moves them
-    GET    /api/admin/opt-outs?phone=           is this number opted out (and since when, why)
-    PUT    /api/admin/opt-outs/{phone}          opt it out, with a reason
-    DELETE /api/admin/opt-outs/{phone}          take it off the list
+    POST   /api/admin/opt-outs/search           {"phone"}: opted out? since when, why
+    POST   /api/admin/opt-outs                  {"phone", "reason"}: opt it out
+    POST   /api/admin/opt-outs/remove           {"phone"}: take it off the list
 
-The lookup by number never stores or searches the number itself: the senders write a keyed hash
-of it (courier.sms.phone_keys) that the `by_phone` index is keyed on. Every change is recorded
-in the audit log with what it was before and after; reads are not audited.
+A phone number travels in request bodies only, never in a path or query string: URLs are what
+CloudFront standard logs, WAF logs and browser tooling record. The lookup by number never
+stores or searches the number itself: the senders write a keyed hash of it
+(courier.sms.phone_keys) that the `by_phone` index is keyed on. Every change is recorded in the
+audit log with what it was before and after; reads are not audited.
 """
 
 from __future__ import annotations
@@ -116,7 +118,20 @@ class OptOutOut(BaseModel):
     opted_out_at: str | None = None
 
 
-class OptOutIn(BaseModel):
+class PhoneIn(BaseModel):
+    phone: str = Field(max_length=16, description="E.164, e.g. +821012345678")
+
+
+class PhoneJobsIn(PhoneIn):
+    limit: int = Field(default=20, ge=1, le=MAX_JOBS_LIMIT, description="Most jobs a page.")
+    cursor: str | None = Field(
+        default=None,
+        max_length=sms_admin.MAX_JOBS_CURSOR_CHARS,
+        description="next_cursor of a page",
+    )
+
+
+class OptOutIn(PhoneIn):
     reason: str = Field(min_length=1, max_length=200, description="Why (kept in the list).")
 
 
@@ -152,11 +167,12 @@ def _valid_phone(phone: str) -> str:
     return number
 
 
-@router.get(
-    "/api/admin/jobs",
+@router.post(
+    "/api/admin/jobs/search",
     summary="Find a number's jobs",
-    description="The jobs sent to an E.164 number, newest first, each with its masked number, "
-    "latest status, priority and times; page with `cursor`. The number is looked up by a keyed "
+    description="The jobs sent to an E.164 number (in the body, so no URL carries it), newest "
+    "first, each with its masked number, latest status, priority and times; page with "
+    "`cursor`. The number is looked up by a keyed "
     "hash (the records hold it masked only) and never returned in full. The table keeps each "
     "job's latest status, not every transition: `created_at` is when the sender recorded the "
     "job, `status_at` when its current status was recorded.",
@@ -168,22 +184,21 @@ def _valid_phone(phone: str) -> str:
     },
 )
 def admin_jobs_for_phone(
-    phone: Annotated[str, Query(max_length=16, description="E.164, e.g. +821012345678")],
-    limit: Annotated[int, Query(ge=1, le=MAX_JOBS_LIMIT, description="Most jobs a page")] = 20,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=sms_admin.MAX_JOBS_CURSOR_CHARS, description="next_cursor of a page"),
-    ] = None,
+    request: Annotated[PhoneJobsIn, Body(description="The number, and which page")],
 ) -> PhoneJobsOut:
     signed_in_admin()
-    number = _valid_phone(phone)
+    number = _valid_phone(request.phone)
     settings = get_settings()
     phone_keys = wiring.phone_keys(settings)
     if phone_keys is None:
         raise ApiError(503, "lookup_unavailable", "the phone lookup key is not configured")
     try:
         found = sms_admin.jobs_for_phone(
-            phone_keys, wiring.status_store(settings), number, limit=limit, cursor=cursor
+            phone_keys,
+            wiring.status_store(settings),
+            number,
+            limit=request.limit,
+            cursor=request.cursor,
         )
     except sms_admin.BadJobsCursor as error:
         raise ApiError(400, "bad_cursor", str(error)) from None
@@ -310,10 +325,11 @@ def admin_redrive(
     )
 
 
-@router.get(
-    "/api/admin/opt-outs",
+@router.post(
+    "/api/admin/opt-outs/search",
     summary="Look up an opt-out",
-    description="Whether the number is opted out, since when and why (the number masked).",
+    description="Whether the number is opted out, since when and why (the number masked). "
+    "A POST so that no URL carries the number.",
     tags=["admin"],
     security=SECURITY,
     responses={
@@ -322,26 +338,27 @@ def admin_redrive(
     },
 )
 def admin_find_opt_out(
-    phone: Annotated[str, Query(max_length=16, description="E.164, e.g. +821012345678")],
+    request: Annotated[PhoneIn, Body(description="The number")],
 ) -> OptOutOut:
     signed_in_admin()
-    number = _phone(phone)
+    number = _phone(request.phone)
     return _opt_out_out(number, sms_admin.find_opt_out(wiring.opt_outs(get_settings()), number))
 
 
-@router.put(
-    "/api/admin/opt-outs/<phone>",
+@router.post(
+    "/api/admin/opt-outs",
     summary="Opt a number out",
-    description="No message is sent to it any more; the reason is kept. Audited.",
+    description="No message is sent to it any more; the reason is kept (opting out a number "
+    "already out renews the reason and time). Audited.",
     tags=["admin"],
     security=SECURITY,
     responses={200: {"description": "The entry"}, **error_responses(400, 401, 403, 405, 422)},
 )
 def admin_add_opt_out(
-    phone: str, request: Annotated[OptOutIn, Body(description="Why")]
+    request: Annotated[OptOutIn, Body(description="The number, and why")],
 ) -> OptOutOut:
     admin = signed_in_admin()
-    number = _phone(phone)
+    number = _phone(request.phone)
     settings = get_settings()
     opt_outs = wiring.opt_outs(settings)
     change = sms_admin.add_opt_out(opt_outs, number, reason=request.reason, admin=admin.username)
@@ -356,17 +373,19 @@ def admin_add_opt_out(
     return _opt_out_out(number, change.after)
 
 
-@router.delete(
-    "/api/admin/opt-outs/<phone>",
+@router.post(
+    "/api/admin/opt-outs/remove",
     summary="Take a number off the opt-out list",
     description="Messages may be sent to it again. 404 when it is not opted out. Audited.",
     tags=["admin"],
     security=SECURITY,
     responses={200: {"description": "Removed"}, **error_responses(400, 401, 403, 404, 405, 422)},
 )
-def admin_remove_opt_out(phone: str) -> OptOutOut:
+def admin_remove_opt_out(
+    request: Annotated[PhoneIn, Body(description="The number")],
+) -> OptOutOut:
     admin = signed_in_admin()
-    number = _phone(phone)
+    number = _phone(request.phone)
     settings = get_settings()
     try:
         change = sms_admin.remove_opt_out(wiring.opt_outs(settings), number)
