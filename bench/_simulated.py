@@ -197,14 +197,12 @@ class SimulatedStatusStore:
         }
         facts = {k: v for k, v in (describe or {}).items() if v is not None}
         key = f"JOB#{change.job_id}"
-        self._io.call("status.put")  # PutItem, ConditionExpression attribute_not_exists(pk)
+        self._io.call("status.update")  # the ranked UpdateItem (creates a missing record)
         with self._lock:
-            if key not in self.items:
+            item = self.items.get(key)
+            if item is None:
                 self.items[key] = {**facts, **assignments}
                 return True
-        self._io.call("status.update")  # the ranked UpdateItem
-        with self._lock:
-            item = self.items[key]
             stored_rank = cast("int", item["status_rank"])
             stored_at = cast("str", item["status_at"])
             at = cast("str", assignments["status_at"])

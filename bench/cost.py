@@ -47,6 +47,7 @@ from bench._common import (
     summary,
 )
 from bench.cost_model import (
+    Conditions,
     TableShape,
     idle_items,
     item_size,
@@ -65,15 +66,19 @@ SQS_CHUNK = 64 * 1024
 TARGET_USD_PER_MILLION = 5.0
 TARGET_USD_PER_MILLION_TRICKLE = 8.0
 TARGET_DEV_IDLE_USD_MONTH = 25.0
-# Lambda's own lines per invocation (text log format), as Lambda writes them with X-Ray active.
+# Lambda's own lines per invocation (text log format); the XRAY line only when it traces.
 PLATFORM_LINES = (
     "START RequestId: 8f5c6b1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f Version: $LATEST\n"
     "END RequestId: 8f5c6b1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f\n"
     "REPORT RequestId: 8f5c6b1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f\tDuration: 123.45 ms\t"
     "Billed Duration: 124 ms\tMemory Size: 512 MB\tMax Memory Used: 123 MB\t\n"
+)
+XRAY_LINE = (
     "XRAY TraceId: 1-5e1b4151-5ac6c58f5b5b5f5b5b5b5b5b\tSegmentId: 6b5b5b5b5b5b5b5b\t"
     "Sampled: true\n"
 )
+# The environment whose parameters price the per-job figures (the one that sends the volume).
+PRICED_ENVIRONMENT = "prod"
 # The empty long polls (20 s) an SQS event source mapping keeps open while idle: five pollers.
 ESM_POLLS_PER_MONTH = 5 * 3 * 60 * 24 * 30.4
 # Scheduled work that runs with no traffic: (function, invocations a month, GB-s each).
@@ -212,6 +217,7 @@ class RunResult:
     invocations: dict[str, int]
     modelled_ms: dict[str, float]
     memory_mb: dict[str, int]
+    traced: bool
 
 
 def _receipt_body(job_id: str, provider_message_id: str) -> str:
@@ -239,7 +245,7 @@ def _sqs_requests(bodies: list[str]) -> int:
     return max(1, math.ceil(sum(len(b.encode()) for b in bodies) / SQS_CHUNK))
 
 
-def run_jobs(jobs: int, batch: int, memory: dict[str, int]) -> RunResult:
+def run_jobs(jobs: int, batch: int, memory: dict[str, int], *, traced: bool) -> RunResult:
     """`jobs` jobs through the sender in batches of `batch`, then one receipt each."""
     overrides = {"SMS_SANDBOX_LATENCY_MS": "0", "SMS_RATE_LIMIT_MPS": "0"}
     tally = Tally()
@@ -274,7 +280,7 @@ def run_jobs(jobs: int, batch: int, memory: dict[str, int]) -> RunResult:
             concurrency = min(records, 10)
             client_cpu[function] += cpu * 1000 + math.ceil(calls / concurrency) * CALL_LATENCY_MS
             invocations[function] += 1
-            stream.write(PLATFORM_LINES)
+            stream.write(PLATFORM_LINES + (XRAY_LINE if traced else ""))
             if response.get("batchItemFailures"):
                 raise RuntimeError(f"{function}: records failed: {response['batchItemFailures']}")
             return response
@@ -311,6 +317,7 @@ def run_jobs(jobs: int, batch: int, memory: dict[str, int]) -> RunResult:
         invocations=dict(invocations),
         modelled_ms=dict(client_cpu),
         memory_mb=memory,
+        traced=traced,
     )
 
 
@@ -344,7 +351,12 @@ def price_run(run: RunResult, prices: dict[str, Any]) -> JobCost:
         "sqs": t.sqs_requests * per_million / 1e6 * prices["sqs_request_million"].usd,
         "sns": t.sns_publishes * per_million / 1e6 * prices["sns_publish_million"].usd,
         "logs": run.log_bytes * per_million / 1e9 * prices["cloudwatch_logs_ingest_gb"].usd,
-        "xray": invocations * per_million / 1e6 * prices["xray_trace_million"].usd,
+        # Active: one trace per invocation (at these rates every request falls in Lambda's
+        # 1-a-second reservoir); PassThrough: none, the producer does not trace its sends.
+        "xray": (invocations if run.traced else 0)
+        * per_million
+        / 1e6
+        * prices["xray_trace_million"].usd,
         "lambda_gb_s": gb_s * per_million * prices["lambda_arm_gb_second"].usd,
         "lambda_requests": invocations * per_million / 1e6 * prices["lambda_request_million"].usd,
     }
@@ -380,6 +392,11 @@ def idle_cost(
     ]
 
 
+def sms_tracing(template: dict[str, Any], environment: str) -> str:
+    """The SMS functions' X-Ray mode (the SmsTracing parameter) under an environment."""
+    return Conditions(template, samconfig_parameters(environment)).parameter("SmsTracing")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=JOBS)
@@ -388,8 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template()
     prices = load_prices()
     memory = function_memory(template)
-    full = run_jobs(args.jobs, FULL_BATCH, memory)
-    trickle = run_jobs(args.jobs, 1, memory)
+    tracing = sms_tracing(template, PRICED_ENVIRONMENT)
+    traced = tracing == "Active"
+    full = run_jobs(args.jobs, FULL_BATCH, memory, traced=traced)
+    trickle = run_jobs(args.jobs, 1, memory, traced=traced)
     full_cost, trickle_cost = price_run(full, prices), price_run(trickle, prices)
     dev_idle, dev_lines = idle_cost(template, "dev", prices)
     prod_idle, prod_lines = idle_cost(template, "prod", prices)
@@ -411,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             "usd_per_million_jobs_trickle": f"{trickle_cost.usd_per_million:.2f}",
             "dev_idle_usd_month": f"{dev_idle:.2f}",
             "prod_idle_usd_month": f"{prod_idle:.2f}",
+            "sms_tracing": tracing,
             "target": "met" if met else "MISSED",
         },
     )
@@ -420,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         f"${TARGET_DEV_IDLE_USD_MONTH:g}/month"
     )
     detail("excluded: the SMS provider's own price per message (the platform's cost only)")
+    detail(
+        f"per-job figures use {PRICED_ENVIRONMENT}'s parameters: SmsTracing={tracing} "
+        "(Active: one X-Ray trace per SMS invocation; PassThrough: none)"
+    )
     for name, run, cost in (("full", full, full_cost), ("trickle", trickle, trickle_cost)):
         detail(
             f"{name}: {run.jobs} jobs in batches of {run.batch}, invocations "

@@ -215,6 +215,10 @@ class Conditions:
     def parameter(self, name: str) -> str:
         return self.parameters[name]
 
+    def value(self, node: Any) -> Any:
+        """A property value with `Ref`s to parameters resolved (literals pass through)."""
+        return self._evaluate(node)
+
     def holds(self, name: str) -> bool:
         if name not in self._cache:
             self._cache[name] = bool(self._evaluate(self.template["Conditions"][name]))
@@ -312,6 +316,18 @@ def _count(resources: Mapping[str, Any], conditions: Conditions, *types: str) ->
     ]
 
 
+def _launch_template_volumes(
+    resources: Mapping[str, Any], instance: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The EBS volumes an instance gets from its own mappings or its launch template's."""
+    mappings = list(instance.get("BlockDeviceMappings", []))
+    reference = instance.get("LaunchTemplate", {}).get("LaunchTemplateId", {})
+    if isinstance(reference, Mapping) and "Ref" in reference:
+        data = resources[reference["Ref"]]["Properties"]["LaunchTemplateData"]
+        mappings.extend(data.get("BlockDeviceMappings", []))
+    return [m for m in mappings if "Ebs" in m]
+
+
 def _alarm_metrics(alarm: Mapping[str, Any]) -> int:
     """Metrics an alarm is billed for: one, or each metric a metric-math alarm reads."""
     metrics = alarm.get("Properties", {}).get("Metrics")
@@ -341,6 +357,20 @@ def idle_items(
     nats = _count(resources, conditions, "AWS::EC2::NatGateway")
     if nats:
         items.append(IdleItem("nat_gateway_hours", len(nats) * h, "nat_gateway_hour", str(nats)))
+    # A NAT instance (VpcEgress=nat-instance): its hours and its root volume.
+    for name in _count(resources, conditions, "AWS::EC2::Instance"):
+        properties = resources[name]["Properties"]
+        instance_type = str(conditions.value(properties["InstanceType"]))
+        price_key = f"ec2_{instance_type.replace('.', '_')}_hour"
+        items.append(IdleItem(f"{name}_hours", h, price_key, instance_type))
+        volume_gb = sum(
+            int(mapping["Ebs"]["VolumeSize"])
+            for mapping in _launch_template_volumes(resources, properties)
+        )
+        if volume_gb:
+            items.append(
+                IdleItem(f"{name}_volume", volume_gb, "ebs_gp3_gb_month", f"{volume_gb} GB gp3")
+            )
     eips = _count(resources, conditions, "AWS::EC2::EIP")
     if eips:
         items.append(IdleItem("public_ipv4_hours", len(eips) * h, "public_ipv4_hour", str(eips)))

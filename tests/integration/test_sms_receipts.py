@@ -128,7 +128,7 @@ def test_receipt_before_the_sent_record_is_kept_and_the_sender_fills_in(
     assert item["day_shard"].startswith(item["day"] + "#")
 
 
-def test_unknown_message_is_retried_and_malformed_receipt_is_dead_lettered(
+def test_receipts_naming_no_job_or_malformed_are_dead_lettered_with_their_reasons(
     sms_stack: SmsStack,
 ) -> None:
     # Given a receipt with no job context for a message nobody knows, and a malformed receipt
@@ -145,29 +145,33 @@ def test_unknown_message_is_retried_and_malformed_receipt_is_dead_lettered(
     # When both are processed
     response = consumer.process_batch({"Records": unknown["Records"] + malformed["Records"]}, None)
 
-    # Then the unknown one comes back later, the malformed one is parked with its reason
-    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [
-        unknown["Records"][0]["messageId"]
-    ]
+    # Then neither is retried: both are parked with their reasons, and no record was written
+    assert response["batchItemFailures"] == []
     dead = sms_stack.drain("courier-sms-events-dlq")
-    assert [m["MessageAttributes"]["failure_code"]["StringValue"] for m in dead] == [
-        "SCHEMA_VIOLATION"
-    ]
-    assert "messageId" in dead[0]["MessageAttributes"]["failure_reason"]["StringValue"]
+    reasons = {
+        m["MessageAttributes"]["failure_code"]["StringValue"]: m["MessageAttributes"][
+            "failure_reason"
+        ]["StringValue"]
+        for m in dead
+    }
+    assert set(reasons) == {"NO_JOB_CONTEXT", "SCHEMA_VIOLATION"}
+    assert "nobody-knows" in reasons["NO_JOB_CONTEXT"]
+    assert "messageId" in reasons["SCHEMA_VIOLATION"]
+    assert sms_stack.status_items() == {}
 
 
-def test_receipt_without_context_finds_its_job_by_provider_message_id(
+def test_a_receipt_naming_no_job_goes_to_the_dead_letter_queue_with_its_reason(
     sms_stack: SmsStack,
 ) -> None:
     # Given a sent job, and its provider message id as the status record holds it
-    sandbox = _send_valid_jobs()
+    _send_valid_jobs()
     store = SmsStatusStore.from_settings(get_settings())
     sent = store.get("otp-20261125-0003")
     assert sent is not None
     assert sent.provider_message_id is not None
-    assert sandbox.successes_by_job["otp-20261125-0003"] == 1
 
-    # When a receipt arrives that carries no job context (e.g. sent by another tool)
+    # When a receipt for that message arrives without the job_id context our senders set
+    # (e.g. a message another tool sent through the same configuration set)
     event = _receipt_event(
         "TEXT_DELIVERED",
         final=True,
@@ -180,14 +184,28 @@ def test_receipt_without_context_finds_its_job_by_provider_message_id(
     event["Records"][0]["body"] = json.dumps(body)
     response = _consumer().process_batch(event, None)
 
-    # Then the job is found through the by_provider_message index and read back DELIVERED
+    # Then it is acknowledged, parked in the events DLQ with the reason, and no record moved
     assert response["batchItemFailures"] == []
+    dead = sms_stack.drain("courier-sms-events-dlq")
+    assert [m["MessageAttributes"]["failure_code"]["StringValue"] for m in dead] == [
+        "NO_JOB_CONTEXT"
+    ]
+    assert sent.provider_message_id in dead[0]["MessageAttributes"]["failure_reason"]["StringValue"]
+    assert json.loads(dead[0]["Body"]) == body
     record = store.get("otp-20261125-0003")
     assert record is not None
-    assert (record.status.value, record.parts, record.priority) == ("DELIVERED", 1, "transactional")
-    assert record.to_masked == "+14*******23"
-    assert record.country == "US"
-    assert store.get("no-such-job") is None
+    assert record.status.value == "SENT"
+
+
+def test_the_status_table_has_no_index_by_provider_message_id(sms_stack: SmsStack) -> None:
+    # Given the messages table as the template creates it
+    table = sms_stack.dynamodb.describe_table(TableName=get_settings().sms_messages_table)["Table"]
+
+    # When its indexes are listed
+    names = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+
+    # Then receipts are matched by their Context only: no index costs a write per job for them
+    assert names == {"by_day_shard", "by_phone"}
 
 
 def test_a_receipt_meeting_a_throttled_table_waits_on_the_events_queue(
@@ -202,9 +220,6 @@ def test_a_receipt_meeting_a_throttled_table_waits_on_the_events_queue(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
                 "UpdateItem",
             )
-
-        def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
-            return None
 
     settings = get_settings()
     dead_letters = settings.sms_dead_letter_queue_url.replace(

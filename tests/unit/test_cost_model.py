@@ -128,6 +128,39 @@ def test_idle_items_count_only_the_resources_the_conditions_create() -> None:
     assert "nat_gateway_hours" not in none
 
 
+def test_a_nat_instance_is_priced_by_its_type_and_its_launch_template_volume() -> None:
+    # Given a template whose egress is a NAT instance with an 8 GB root volume
+    template = {
+        "Parameters": {"NatType": {"Default": "t4g.nano"}},
+        "Conditions": {"CreateDatabase": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {
+            "Template": {
+                "Type": "AWS::EC2::LaunchTemplate",
+                "Properties": {
+                    "LaunchTemplateData": {
+                        "BlockDeviceMappings": [{"Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}}]
+                    }
+                },
+            },
+            "Nat": {
+                "Type": "AWS::EC2::Instance",
+                "Properties": {
+                    "InstanceType": {"Ref": "NatType"},
+                    "LaunchTemplate": {"LaunchTemplateId": {"Ref": "Template"}},
+                },
+            },
+        },
+    }
+
+    # When its idle items are listed
+    items = {item.name: item for item in idle_items(template, {})}
+
+    # Then the instance hours use the type's price and the volume its GB
+    assert (items["Nat_hours"].quantity, items["Nat_hours"].price_key) == (730, "ec2_t4g_nano_hour")
+    assert (items["Nat_volume"].quantity, items["Nat_volume"].price_key) == (8, "ebs_gp3_gb_month")
+    assert {"ec2_t4g_nano_hour", "ebs_gp3_gb_month"} <= set(load_prices())
+
+
 def test_samconfig_overrides_are_read_per_environment(tmp_path: Path) -> None:
     config = tmp_path / "samconfig.toml"
     config.write_text('version = 0.1\n[dev.deploy.parameters]\nparameter_overrides = "A=1 B=x=y"\n')
@@ -138,7 +171,8 @@ def test_every_committed_price_names_a_source_and_a_date() -> None:
     prices = load_prices()
     assert prices
     for key, price in prices.items():
-        assert price.source.startswith("https://"), key
+        # A page, or the AWS Price List as quoted by a named kind of source.
+        assert price.source.startswith("https://") or "AWS Price List" in price.source, key
         assert len(price.as_of) == 10, key
         if price.region != "ap-northeast-2":
             assert price.note, f"{key}: a non-Seoul price must say why"

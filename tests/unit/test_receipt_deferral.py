@@ -18,9 +18,6 @@ class ThrottledTable:
             "UpdateItem",
         )
 
-    def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
-        return "job-1"
-
 
 class RecordingQueues:
     def __init__(self) -> None:

@@ -34,9 +34,6 @@ class StatusTable:
         self.seen.add(key)
         return True
 
-    def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
-        return "job-1"
-
 
 def _record(template: str, **changes: Any) -> dict[str, Any]:
     record: dict[str, Any] = json.loads(json.dumps(load_event(template)["Records"][0]))

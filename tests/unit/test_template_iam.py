@@ -76,8 +76,7 @@ def sender_grants(queue: str, dead_letter_queue: str) -> set[tuple[str, str]]:
         IDEMPOTENCY
         | poller_grants(queue)
         | {
-            ("dynamodb:PutItem", "SmsMessagesTable"),  # SmsStatusStore.record: first write
-            ("dynamodb:UpdateItem", "SmsMessagesTable"),  # SmsStatusStore.record: later ones
+            ("dynamodb:UpdateItem", "SmsMessagesTable"),  # SmsStatusStore.record
             ("dynamodb:GetItem", "SmsOptOutTable"),  # OptOutList.is_opted_out
             ("sqs:SendMessage", dead_letter_queue),  # SqsQueues.dead_letter
             ("sqs:SendMessage", queue),  # SqsQueues.requeue
@@ -95,9 +94,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "SmsBulkSenderFunction": sender_grants("SmsBulkQueue", "SmsBulkDeadLetterQueue"),
     "SmsStatusFunction": poller_grants("SmsEventsQueue")
     | {
-        ("dynamodb:PutItem", "SmsMessagesTable"),
-        ("dynamodb:UpdateItem", "SmsMessagesTable"),
-        ("dynamodb:Query", "SmsMessagesTable/index/by_provider_message"),
+        ("dynamodb:UpdateItem", "SmsMessagesTable"),  # SmsStatusStore.record
         ("sqs:SendMessage", "SmsEventsDeadLetterQueue"),
         ("sqs:SendMessage", "SmsEventsQueue"),  # deferred while the table is throttled
         ("sqs:GetQueueUrl", "SmsEventsQueue"),

@@ -22,7 +22,13 @@ from courier.aws_errors import is_transient
 from courier.observability import logger, metrics
 from courier.sms.delivery import PoisonJob
 from courier.sms.queues import MAX_DELAY_SECONDS, deferrals_of
-from courier.sms.receipts import DELIVERED_EVENTS, ReceiptStore, apply_receipt, parse_receipt
+from courier.sms.receipts import (
+    DELIVERED_EVENTS,
+    ReceiptStore,
+    apply_receipt,
+    job_id_of,
+    parse_receipt,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -67,6 +73,7 @@ class ReceiptConsumer:
     def _handle_record(self, record: SQSRecord) -> str:
         try:
             receipt = parse_receipt(record.body)
+            job_id_of(receipt)
         except PoisonJob as poison:
             logger.warning(
                 "sms receipt dead-lettered",

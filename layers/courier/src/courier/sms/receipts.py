@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from courier.sms.delivery import PoisonJob, RetryLater
+from courier.sms.delivery import PoisonJob
 from courier.sms.status import SmsStatus, StatusChange
 from courier.validation import describe_problems
 
@@ -58,8 +58,6 @@ class ReceiptStore(Protocol):
         self, change: StatusChange, *, describe: dict[str, object] | None = None
     ) -> bool: ...
 
-    def find_job_by_provider_message(self, provider_message_id: str) -> str | None: ...
-
 
 def status_change_for(event: SmsDeliveryEvent, job_id: str) -> StatusChange:
     """What a receipt means: DELIVERED, FAILED with the carrier's reason, or still SENT."""
@@ -87,10 +85,23 @@ def status_change_for(event: SmsDeliveryEvent, job_id: str) -> StatusChange:
     )
 
 
+def job_id_of(event: SmsDeliveryEvent) -> str:
+    """The job a receipt is about: the `job_id` the sender put in the message's Context.
+
+    Every message this service sends carries it (End User Messaging returns the Context in each
+    event), so a receipt without one was not sent by a Courier sender (another tool sharing the
+    configuration set): it goes to the dead-letter queue with this reason instead of being
+    looked up. No index by provider message id is kept for it: that index cost a write on every
+    job to serve receipts that do not occur.
+    """
+    job_id = event.context.get("job_id")
+    if not job_id:
+        raise PoisonJob(
+            "NO_JOB_CONTEXT", f"receipt for provider message {event.message_id} names no job_id"
+        )
+    return job_id
+
+
 def apply_receipt(event: SmsDeliveryEvent, store: ReceiptStore) -> bool:
     """Record the receipt; False when it was a duplicate or older than what the record holds."""
-    job_id = event.context.get("job_id") or store.find_job_by_provider_message(event.message_id)
-    if job_id is None:
-        # The sender may not have written the job yet: let the queue bring the receipt back.
-        raise RetryLater("UNKNOWN_MESSAGE", f"no job for provider message {event.message_id}")
-    return store.record(status_change_for(event, job_id))
+    return store.record(status_change_for(event, job_id_of(event)))

@@ -117,9 +117,10 @@ class SmsStatusStore:
 
     Item shape (private to this adapter): `pk = JOB#<job_id>`; `day_shard = <YYYY-MM-DD>#<NN>` and
     `sk_time = <iso time>#<job_id>` feed the `by_day_shard` index, so a day is read as N parallel
-    queries (one per shard) without a scan; `provider_message_id` feeds `by_provider_message`;
-    `phone_key` (a keyed hash of the number, courier.sms.phone_keys) and `sk_time` feed `by_phone`,
-    a KEYS_ONLY index: a number's jobs newest first, then read by `pk` (`jobs_by_phone_key`).
+    queries (one per shard) without a scan; `provider_message_id` is kept for reading, not
+    indexed (receipts name their job in the message Context); `phone_key` (a keyed hash of the
+    number, courier.sms.phone_keys) and `sk_time` feed `by_phone`, a KEYS_ONLY index: a number's
+    jobs newest first, then read by `pk` (`jobs_by_phone_key`).
     """
 
     def __init__(self, table: Table, *, day_shards: int, timezone: str, ttl_days: int) -> None:
@@ -156,9 +157,11 @@ class SmsStatusStore:
         `describe` carries the job's own facts (parts, priority, day keys...). They are written even
         when the status change loses to a receipt that got there first. Returns whether the status
         changed.
-        """
-        from botocore.exceptions import ClientError
 
+        One conditional UpdateItem whether or not the record exists yet: it creates the record
+        (the sender's first write, or a receipt that got there first) or moves it on. A put first
+        would fail, and still be billed a write, on every receipt (the record exists by then).
+        """
         rank = STATUS_RANK[change.status]
         assignments: dict[str, object] = {
             "status": change.status.value,
@@ -173,21 +176,9 @@ class SmsStatusStore:
         }
         key = {"pk": f"JOB#{change.job_id}"}
         facts = {k: v for k, v in (describe or {}).items() if v is not None}
-        try:
-            # The common case, a job's first write, is one plain conditional put.
-            item: dict[str, Any] = {
-                k: _to_dynamo(v) for k, v in {**facts, **assignments}.items() if v is not None
-            }
-            self._table.put_item(
-                Item={**item, **key}, ConditionExpression="attribute_not_exists(pk)"
-            )
-            return True
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-        return self._update_existing(key, assignments, facts)
+        return self._update(key, assignments, facts)
 
-    def _update_existing(
+    def _update(
         self, key: dict[str, str], assignments: dict[str, object], facts: dict[str, object]
     ) -> bool:
         from botocore.exceptions import ClientError
@@ -198,7 +189,8 @@ class SmsStatusStore:
             self._table.update_item(
                 Key=key,
                 UpdateExpression="SET " + ", ".join(sets + fact_sets),
-                # Names are aliased: `status` and `day` are DynamoDB reserved words.
+                # Names are aliased: `status` and `day` are DynamoDB reserved words. No record
+                # yet (no rank) takes the change whole, facts included.
                 ConditionExpression=(
                     "attribute_not_exists(#s_status_rank) OR #s_status_rank < :s_status_rank"
                     " OR (#s_status_rank = :s_status_rank AND #s_status_at < :s_status_at)"
@@ -287,16 +279,3 @@ class SmsStatusStore:
         summaries = [_summary(found[pk]) for pk, _ in keys if pk in found and "status" in found[pk]]
         more = "LastEvaluatedKey" in page and bool(keys)
         return PhoneJobsPage(jobs=summaries, last_sk_time=keys[-1][1] if more else None)
-
-    def find_job_by_provider_message(self, provider_message_id: str) -> str | None:
-        """The job a provider message id belongs to (receipts without our context)."""
-        page = self._table.query(
-            IndexName="by_provider_message",
-            KeyConditionExpression="provider_message_id = :id",
-            ExpressionAttributeValues={":id": provider_message_id},
-            Limit=1,
-        )
-        items = page.get("Items", [])
-        if not items:
-            return None
-        return str(items[0]["pk"]).removeprefix("JOB#")
