@@ -5,13 +5,14 @@ partial aggregate serialised to JSON, the put to the object store) reads one day
 same pager interface the DynamoDB adapter implements, `pages(day_shard)`. Here the pager stands in
 for DynamoDB's answers: each page of 1,000 records (`--page-size`) is a Query response body in the
 wire format (`{"Items": [{"status": {"S": "DELIVERED"}, "parts": {"N": "2"}, ...}]}`, the
-projected fields only), parsed with `json.loads` per page and decoded by the adapter's own
-`WireDecoder.raw_items`: exactly what `DynamoDayShardPager` runs on a response (in botocore's
-before-parse hook), so every record is a fresh object and the step pays the decode. The bodies
+projected fields only: `SMS_FIELDS`, `CHAT_FIELDS`), decoded per page by the adapter's own
+`QueryBodyDecoder.decode`, built as the wiring builds it: exactly what `DynamoDayShardPager` runs on
+a response (in botocore's before-parse hook), so every record is a fresh object and the step pays
+the decode. The bodies
 are built before the clock starts (`BODIES` distinct pages, served in turn), as the network would
 deliver them; the object store keeps the partial in memory.
 
-* SMS (the target): statuses, failure reasons, 1-3 parts, both priorities, `created_at` spread
+* SMS (the target): statuses, failure reasons, 1-3 parts, both priorities, `sk_time` spread
   over the whole Seoul day.
 * chat: 500 rooms, a bounded population of 20,000 users (`--users`): the partial carries the
   sorted set of users seen, so its size follows the users, not the records.
@@ -23,8 +24,9 @@ the page in flight, the tallies, the partial's JSON; not the interpreter, module
 bodies made before). tracemalloc, not ru_maxrss: the peak of one step without the ~60 MiB of
 interpreter and libraries that would hide any growth.
 
-Detail lines split SMS's 1,000,000-record step (separate runs, so estimates): serving the bodies
-alone, `json.loads` alone, + decode, the rest (fold + partial). For comparison, the old pager's
+Detail lines split SMS's 1,000,000-record step (separate runs, so estimates): `json.loads` alone
+(for scale: the previous pager's parse), the adapter's decode (what the step pays), the rest (fold
++ partial). For comparison, the old pager's
 path on 100,000 records: botocore's model-driven parse of the same bodies plus boto3's
 TypeDeserializer (`rps_1m_boto3_deserializer`: the same step, its pages decoded that way).
 
@@ -55,6 +57,8 @@ from bench._common import detail, summary
 if TYPE_CHECKING:
     from courier.stats.contract import Source
     from courier.stats.steps import RecordPager
+    from courier.stats.tallies import AnyPage
+    from courier.stats.wire import QueryBodyDecoder
 
 DAY = "2026-11-24"
 SIZES = (100_000, 1_000_000)
@@ -92,7 +96,6 @@ def sms_item(i: int) -> dict[str, dict[str, str]]:
         "status": {"S": status},
         "parts": {"N": str(PARTS[(i % 7 == 0) + (i % 31 == 0)])},
         "priority": {"S": "bulk" if i % 3 == 0 else "transactional"},
-        "created_at": {"S": created},
         "sk_time": {"S": f"{created}#bench-{i:08d}"},
     }
     if status == "FAILED":
@@ -104,36 +107,45 @@ class WirePager:
     """Query response bodies (JSON, built once), served in turn up to `count` records, each
     parsed with json.loads and decoded as `decode` says:
 
-    * `wire`: `WireDecoder.raw_items`, what `DynamoDayShardPager` runs on a response;
-    * `loads`: json.loads only (the items stay in the wire format; for the split);
+    * `wire`: `QueryBodyDecoder.decode`, what `DynamoDayShardPager` runs on a response;
+    * `loads`: json.loads only (the items stay in the wire format; for scale);
     * `boto3`: botocore's Query parser on the body, then TypeDeserializer (the old pager's path).
     """
 
     def __init__(
-        self, bodies: list[bytes], count: int, page_size: int, *, decode: str = "wire"
+        self,
+        bodies: list[bytes],
+        count: int,
+        page_size: int,
+        decoder: QueryBodyDecoder,
+        *,
+        decode: str = "wire",
     ) -> None:
-        from courier.stats.adapters import WireDecoder
-        from courier.stats.tallies import SMS_INTEGER_FIELDS
-
         self.bodies = bodies
         self.count = count
         self.page_size = page_size
         self.decode = decode
-        self.decoder = WireDecoder(SMS_INTEGER_FIELDS)
+        self.decoder = decoder
 
-    def pages(self, day_shard: str) -> Iterator[list[dict[str, Any]]]:
-        bodies, loads, raw_items = self.bodies, json.loads, self.decoder.raw_items
+    def pages(self, day_shard: str) -> Iterator[AnyPage]:
+        from courier.stats.columns import ColumnPage
+
+        bodies, loads, decode = self.bodies, json.loads, self.decoder.decode
         if self.decode == "boto3":
             yield from self._boto3_pages()
             return
         for number in range(-(-self.count // self.page_size)):
-            items = loads(bodies[number % len(bodies)])["Items"]
-            if self.decode == "wire":
-                decoded = raw_items(items)
-                if decoded is None:
-                    raise RuntimeError("the bench's pages hold only S and N")
-                items = decoded
-            yield _first(items, self.count - number * self.page_size)
+            body, left = bodies[number % len(bodies)], self.count - number * self.page_size
+            if self.decode == "loads":
+                yield _first(loads(body)["Items"], left)
+                continue
+            decoded = decode(body)
+            if decoded is None:
+                raise RuntimeError("the bench's pages hold only S and N")
+            page = decoded[0]
+            if left < len(page):
+                page = page.records()[:left] if isinstance(page, ColumnPage) else page[:left]
+            yield page
 
     def _boto3_pages(self) -> Iterator[list[dict[str, Any]]]:
         import botocore.session
@@ -225,7 +237,20 @@ def pager_for(
             if source == "sms"
             else chat_bodies(args.page_size, users=args.users, rooms=args.rooms)
         )
-    return WirePager(_BODIES[key], count, args.page_size, decode=decode)
+    return WirePager(_BODIES[key], count, args.page_size, decoder_for(source), decode=decode)
+
+
+def decoder_for(source: Source) -> QueryBodyDecoder:
+    """The body decoder of `source`'s pager, as `stats.wiring.build_aggregator` builds it."""
+    from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS, SMS_INTEGER_FIELDS
+    from courier.stats.wire import QueryBodyDecoder
+    from courier.stats.wiring import sms_vocabularies
+
+    if source == "chat":
+        return QueryBodyDecoder(CHAT_FIELDS)
+    return QueryBodyDecoder(
+        SMS_FIELDS, integers=SMS_INTEGER_FIELDS, vocabularies=sms_vocabularies()
+    )
 
 
 def run_step(
@@ -284,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     sms_small, sms_large = figures["sms", small], figures["sms", large]
     chat_small, chat_large = figures["chat", small], figures["chat", large]
     loads_seconds = drain_seconds("sms", large, args, "loads")
-    decode_seconds = drain_seconds("sms", large, args, "wire") - loads_seconds
-    fold_seconds = sms_large.seconds - loads_seconds - decode_seconds
+    decode_seconds = drain_seconds("sms", large, args, "wire")
+    fold_seconds = sms_large.seconds - decode_seconds
     boto3_seconds, _, boto3_partial = run_step("sms", small, args, traced=False, decode="boto3")
     _, _, wire_partial = run_step("sms", small, args, traced=False)
     if boto3_partial != wire_partial:
@@ -329,10 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         return f"{seconds / records * 1e6:.2f} us/record"
 
     detail(
-        f"sms {large:,} split (separate runs): json.loads {per_record(loads_seconds)} + "
-        f"decode {per_record(decode_seconds)} + fold and partial ~{per_record(fold_seconds)} "
-        f"= {per_record(sms_large.seconds)}; generation 0 (the {BODIES} response bodies are "
-        "built before the clock, as the network delivers them)"
+        f"sms {large:,} split (separate runs): the adapter's decode (msgspec, typed) "
+        f"{per_record(decode_seconds)} + fold and partial ~{per_record(fold_seconds)} "
+        f"= {per_record(sms_large.seconds)}; json.loads alone of the same bodies (the previous "
+        f"pager's parse, before its decode) {per_record(loads_seconds)}; generation 0 (the "
+        f"{BODIES} response bodies are built before the clock, as the network delivers them)"
     )
     detail(
         f"old path, sms {small:,} records: botocore's Query parse + TypeDeserializer + fold = "

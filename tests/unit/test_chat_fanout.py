@@ -81,6 +81,65 @@ def test_workers_are_bounded_and_posts_overlap() -> None:
     assert elapsed < 40 * 0.02 / 2
 
 
+class CountingLimiter:
+    """A rate limiter that grants at once and counts what it was asked for."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.lock = threading.Lock()
+
+    def acquire(self, tokens: int) -> float:
+        with self.lock:
+            self.tokens += tokens
+        return 0.0
+
+
+def test_every_attempt_waits_for_the_rate_limiter() -> None:
+    # Given a paced fan-out and connections that work, one gone, one throttled twice
+    poster = ScriptedPoster({"g": "gone", "t2": "throttle:2"})
+    limiter = CountingLimiter()
+    fanout = Fanout(poster, workers=4, rate_limiter=limiter, sleep=lambda _: None)
+
+    # When one frame goes to all of them
+    result = fanout.send(["a", "g", "t2"], b"{}")
+
+    # Then each post, retries included, took one token first: 1 + 1 + 3 attempts
+    assert (result.delivered, result.gone) == (2, ["g"])
+    assert limiter.tokens == sum(poster.calls.values()) == 5
+
+
+def test_the_rate_cap_spreads_the_posts_over_time() -> None:
+    # Given a fan-out capped at 200 posts/s (a burst of 2) in front of an instant poster
+    from courier.rate_limit import LocalRateLimiter
+
+    poster = ScriptedPoster({})
+    fanout = Fanout(poster, workers=8, rate_limiter=LocalRateLimiter(rate=200, burst=2))
+
+    # When a frame goes to 40 connections
+    started = time.perf_counter()
+    result = fanout.send([f"c{i}" for i in range(40)], b"{}")
+    elapsed = time.perf_counter() - started
+
+    # Then they were all delivered, no faster than the cap allows (38 paced posts at 5 ms)
+    assert result.delivered == 40
+    assert elapsed >= 38 / 200 * 0.9
+
+
+def test_the_channel_paces_its_fanout_from_settings() -> None:
+    # Given the default settings, then the cap switched off
+    from courier.chat.wiring import fanout_limiter
+    from courier.rate_limit import LocalRateLimiter
+    from courier.settings import Settings
+
+    paced = fanout_limiter(Settings())
+    unpaced = fanout_limiter(Settings(chat_fanout_max_rate=0))
+
+    # Then the default paces at CHAT_FANOUT_MAX_RATE, and 0 means no limiter at all
+    assert isinstance(paced, LocalRateLimiter)
+    assert paced._interval == pytest.approx(1 / Settings().chat_fanout_max_rate)
+    assert unpaced is None
+
+
 @pytest.mark.parametrize(
     ("code", "status", "raised"),
     [("GoneException", 410, GoneConnection), ("LimitExceededException", 429, PostThrottled)],

@@ -14,17 +14,14 @@ import pytest
 from botocore.stub import Stubber
 
 from courier.data.errors import DatabaseUnavailable
-from courier.stats.adapters import (
-    DynamoDayShardPager,
-    DynamoStatsTable,
-    S3ObjectStore,
-    WireDecoder,
-)
+from courier.stats.adapters import DynamoDayShardPager, DynamoStatsTable, S3ObjectStore
+from courier.stats.columns import ColumnPage
 from courier.stats.contract import AggregateRequest, PartialRef, PublishRequest
 from courier.stats.errors import MissingObject, PartialsMismatch, TransientStatsError
 from courier.stats.history import Group, HistoryDay, PeriodTotals
 from courier.stats.steps import StatsAggregator, StatsPublisher
 from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS, SMS_INTEGER_FIELDS
+from courier.stats.wire import WireDecoder
 from tests.harness import REGION
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -311,7 +308,7 @@ def test_pager_queries_the_index_and_follows_last_evaluated_key(dynamodb_client:
         "TableName": "SmsMessages",
         "IndexName": "by_day_shard",
         "KeyConditionExpression": "#day_shard = :day_shard",
-        "ProjectionExpression": "#f0, #f1, #f2, #f3, #f4, #f5",
+        "ProjectionExpression": "#f0, #f1, #f2, #f3, #f4",
         "ExpressionAttributeNames": {
             "#day_shard": "day_shard",
             **{f"#f{n}": name for n, name in enumerate(SMS_FIELDS)},
@@ -434,14 +431,17 @@ def test_the_pager_decodes_the_response_json_itself_and_falls_back_for_other_typ
 ) -> None:
     from boto3.dynamodb.types import Binary
 
-    # Given a client whose Query answers two pages: plain S/N items, then one with a binary
+    # Given a client whose Query answers three pages: typed S/N items, a number where text
+    # belongs (S and N, but not the projection's types), then one with a binary
     pager = DynamoDayShardPager(
         dynamodb_client, "SmsMessages", fields=SMS_FIELDS, integers=SMS_INTEGER_FIELDS
     )
     last = {"pk": {"S": "JOB#b"}, "day_shard": {"S": f"{DAY}#03"}, "sk_time": {"S": "t#b"}}
+    typed = [{k: v for k, v in item.items() if k != "created_at"} for item in WIRE_ITEMS[:2]]
     endpoint = FakeQueryEndpoint(
         [
-            {"Items": WIRE_ITEMS[:2], "Count": 2, "LastEvaluatedKey": last},
+            {"Items": typed, "Count": 2, "LastEvaluatedKey": last},
+            {"Items": [WIRE_ITEMS[2]], "Count": 1, "LastEvaluatedKey": last},
             {"Items": [{"status": {"S": "SENT"}, "reason": {"B": "AAE="}}], "Count": 1},
         ]
     )
@@ -458,14 +458,15 @@ def test_the_pager_decodes_the_response_json_itself_and_falls_back_for_other_typ
         patch.setattr(WireDecoder, "raw_items", counting)
         # When the pager reads the day-shard
         pages = list(pager.pages(f"{DAY}#03"))
-    # Then the first page came from the raw JSON, the second through botocore (binary as bytes)
+    # Then the first page came typed (columns), the second from the raw JSON, the third through
+    # botocore (binary as bytes)
+    assert isinstance(pages[0], ColumnPage)
     assert raw_calls == [True, False]
-    assert pages[0] == [
+    assert pages[0].records() == [
         {
             "status": "DELIVERED",
             "parts": 2,
             "priority": "bulk",
-            "created_at": "2026-11-24T01:02:03.456+00:00",
             "sk_time": "2026-11-24T01:02:03.456+00:00#job-1",
         },
         {
@@ -476,9 +477,19 @@ def test_the_pager_decodes_the_response_json_itself_and_falls_back_for_other_typ
             "sk_time": "2026-11-23T16:00:00+00:00#job-2",
         },
     ]
-    assert pages[1] == [{"status": "SENT", "reason": Binary(b"\x00\x01")}]
+    assert pages[1] == [
+        {
+            "status": Decimal("1.0"),
+            "parts": Decimal("2.5"),
+            "priority": 3,
+            "created_at": "2026-11-24T09:59:59+09:00",
+            "sk_time": "x#job-3",
+        }
+    ]
+    assert pages[2] == [{"status": "SENT", "reason": Binary(b"\x00\x01")}]
     # And the key came back as DynamoDB gave it
     assert endpoint.requests[1]["ExclusiveStartKey"] == last
+    assert endpoint.requests[2]["ExclusiveStartKey"] == last
     assert "ExclusiveStartKey" not in endpoint.requests[0]
 
 

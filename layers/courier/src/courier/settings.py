@@ -98,7 +98,12 @@ class Settings(BaseModel):
     chat_send_rate_per_second: float = Field(default=5.0, gt=0)
     chat_send_burst: float = Field(default=10.0, ge=1)
     chat_history_recent: int = Field(default=50, ge=1, le=1000)
-    chat_fanout_workers: int = Field(default=32, ge=1, le=256)
+    # Posts in flight per fan-out, and their rate per invocation: the cap keeps one fan-out at
+    # 80% of API Gateway's account-level throttle (10,000 requests/s steady, 5,000 burst, shared
+    # by every API of the account in the Region: docs/chat.md) whatever the posts' latency; 48 in
+    # flight at ~5 ms a post could go 9,600/s, so the pool keeps the cap busy. 0: no cap.
+    chat_fanout_workers: int = Field(default=48, ge=1, le=256)
+    chat_fanout_max_rate: float = Field(default=8_000.0, ge=0)
     chat_client_msg_id_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     chat_message_retention_days: int = Field(
         default=365, ge=1, description="days a chat message is kept (the table's TTL)"

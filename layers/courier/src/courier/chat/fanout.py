@@ -15,6 +15,8 @@ from courier.observability import logger
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
+    from courier.rate_limit import RateLimiter
+
 FORBIDDEN = "ForbiddenException"
 LOGGED_CONNECTIONS = 100  # connection ids per log line: a 10,000-member room stays one line
 
@@ -105,18 +107,21 @@ class FanoutResult:
 
 class Fanout:
     """Posts one frame to many connections on a bounded pool; retries throttling with backoff,
-    server errors and timeouts once."""
+    server errors and timeouts once. `rate_limiter` paces every attempt (retries included), so
+    one invocation stays within its share of API Gateway's account-level request quota."""
 
     def __init__(
         self,
         poster: ConnectionPoster,
         *,
         workers: int,
+        rate_limiter: RateLimiter | None = None,
         max_attempts: int = 4,
         base_delay: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._poster = poster
+        self._limiter = rate_limiter
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout")
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -128,6 +133,8 @@ class Fanout:
         retried_failure = False
         while True:
             try:
+                if self._limiter is not None:
+                    self._limiter.acquire(1)
                 self._poster.post(connection_id, data)
                 return "delivered", None
             except GoneConnection as gone:

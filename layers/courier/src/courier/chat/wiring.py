@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from courier.chat.fanout import ApiGatewayPoster, ConnectionPoster
     from courier.chat.message_store import MessageStore
     from courier.chat.presence import RoomState
+    from courier.rate_limit import LocalRateLimiter
 
 
 def connections_endpoint(settings: Settings, request_context: dict[str, Any]) -> str:
@@ -26,6 +27,21 @@ def connections_endpoint(settings: Settings, request_context: dict[str, Any]) ->
             "{apiId}", str(request_context.get("apiId", ""))
         ).replace("{stage}", str(request_context.get("stage", "")))
     return f"https://{request_context['domainName']}/{request_context['stage']}"
+
+
+def fanout_limiter(settings: Settings) -> LocalRateLimiter | None:
+    """This invocation's @connections pace (CHAT_FANOUT_MAX_RATE posts/s; 0: none).
+
+    Per invocation, not shared through Redis: a Redis round trip per post would cost more than
+    the post. The first wave of the pool goes at once (burst = the workers).
+    """
+    from courier.rate_limit import LocalRateLimiter
+
+    if not settings.chat_fanout_max_rate:
+        return None
+    return LocalRateLimiter(
+        rate=settings.chat_fanout_max_rate, burst=float(settings.chat_fanout_workers)
+    )
 
 
 def build_channel(settings: Settings, poster: ConnectionPoster) -> ChatChannel:
@@ -52,7 +68,11 @@ def build_channel(settings: Settings, poster: ConnectionPoster) -> ChatChannel:
         rooms=RoomState(redis, recent_limit=settings.chat_history_recent),
         connections=ConnectionStore.from_settings(settings),
         messages=MessageStore.from_settings(settings),
-        fanout=Fanout(poster, workers=settings.chat_fanout_workers),
+        fanout=Fanout(
+            poster,
+            workers=settings.chat_fanout_workers,
+            rate_limiter=fanout_limiter(settings),
+        ),
         send_limiter=send_limiter,
         connection_ttl=timedelta(seconds=settings.chat_connection_ttl_seconds),
         client_msg_id_ttl_seconds=settings.chat_client_msg_id_ttl_seconds,

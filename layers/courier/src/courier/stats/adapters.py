@@ -1,24 +1,23 @@
 """DynamoDB and S3 behind the stats ports; storage trouble worth a retry → TransientStatsError.
 
-The day-shard pager reads DynamoDB's wire format itself (hand-written, for speed): botocore's
-model-driven parse of a Query response walks every attribute through the AttributeValue shape
-(~14 µs per 6-attribute item) and boto3's TypeDeserializer adds ~2.5 µs, both several times the
-fold's cost. The pager parses the body with `json.loads` in botocore's `before-parse` hook and
-decodes only the types its projection meets (`S`, `N`); a page holding anything else (binary,
+The day-shard pager reads DynamoDB's wire format itself (for speed): botocore's model-driven
+parse of a Query response walks every attribute through the AttributeValue shape (~14 µs per
+6-attribute item) and boto3's TypeDeserializer adds ~2.5 µs, both several times the fold's cost.
+The pager decodes the body in botocore's `before-parse` hook (`courier.stats.wire`: typed by the
+projection with msgspec, else `json.loads` for `S` and `N`); a page holding anything else (binary,
 maps, lists, ...) goes through botocore and TypeDeserializer as before, so nothing is misread.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from courier.stats.errors import MissingObject, TransientStatsError, is_transient
+from courier.stats.wire import Page, QueryBodyDecoder
 
 if TYPE_CHECKING:
-    from boto3.dynamodb.types import TypeDeserializer
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
 
@@ -32,86 +31,14 @@ def _raise_transient(error: Exception, doing: str) -> None:
         raise TransientStatsError(f"{doing}: {error}") from error
 
 
-class WireDecoder:
-    """Items in DynamoDB's wire format (`{"parts": {"N": "2"}}`) → plain values (`{"parts": 2}`).
-
-    `S` → str; `N` → int for `integers` (the fields the fold reads as whole numbers) when the text
-    is one, else Decimal; any other type → boto3's TypeDeserializer, on items botocore parsed.
-    """
-
-    def __init__(self, integers: Collection[str] = ()) -> None:
-        self._integers = frozenset(integers)
-        self._deserializer: TypeDeserializer | None = None
-
-    def _other(self, name: str, value: Mapping[str, Any]) -> Any:
-        text = value.get("N")
-        if text is not None and name in self._integers:
-            try:
-                return int(text)
-            except ValueError:
-                pass  # not a whole number: a Decimal, as boto3 reads it
-        if self._deserializer is None:
-            from boto3.dynamodb.types import TypeDeserializer
-
-            self._deserializer = TypeDeserializer()
-        return self._deserializer.deserialize(dict(value))  # type: ignore[arg-type]
-
-    def items(self, items: Sequence[Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
-        """Items as botocore's parser returns them (binary values already bytes)."""
-        other = self._other
-        # An attribute value holds exactly one type: `"S" in value` is a string.
-        return [
-            {
-                name: value["S"] if "S" in value else other(name, value)
-                for name, value in item.items()
-            }
-            for item in items
-        ]
-
-    def raw_items(
-        self, items: Sequence[Mapping[str, Mapping[str, Any]]]
-    ) -> list[dict[str, Any]] | None:
-        """Items straight from the response JSON, or None when one holds a type other than S or N
-        (binary is base64 there, and maps or lists may hold binary: botocore's parse decodes it)."""
-        other = self._other
-        try:
-            return [
-                {
-                    name: value["S"] if "S" in value else other(name, _number(value))
-                    for name, value in item.items()
-                }
-                for item in items
-            ]
-        except _NotPlain:
-            return None
-
-
-class _NotPlain(Exception):
-    """A wire value this decoder leaves to botocore."""
-
-
-def _number(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    if "N" not in value:
-        raise _NotPlain
-    return value
-
-
-def _plain_key(key: Any) -> bool:
-    """Whether a LastEvaluatedKey from the JSON can go back as it is (no base64 binary in it)."""
-    return key is None or (
-        isinstance(key, dict)
-        and all(isinstance(v, dict) and v.keys() <= {"S", "N"} for v in key.values())
-    )
-
-
 class _RawQuery:
     """One Query in flight that wants its response's JSON decoded by the pager, not by botocore."""
 
     __slots__ = ("decoder", "items", "last")
 
-    def __init__(self, decoder: WireDecoder) -> None:
+    def __init__(self, decoder: QueryBodyDecoder) -> None:
         self.decoder = decoder
-        self.items: list[dict[str, Any]] | None = None
+        self.items: Page | None = None
         self.last: Any = None
 
 
@@ -130,16 +57,10 @@ def _take_raw_query(
     body = response_dict.get("body")
     if not isinstance(body, bytes | str) or not body:
         return
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return  # botocore's parser reports it
-    if not isinstance(data, dict):
+    decoded = query.decoder.decode(body)
+    if decoded is None:
         return
-    last = data.get("LastEvaluatedKey")
-    items = query.decoder.raw_items(data.get("Items", [])) if _plain_key(last) else None
-    if items is None:
-        return
+    items, last = decoded
     query.items, query.last = items, last
     response_dict["body"] = b"{}"
 
@@ -148,7 +69,8 @@ class DynamoDayShardPager:
     """A day-shard's records, page by page: Query on `by_day_shard`, following LastEvaluatedKey.
 
     On the low-level client (not the resource, whose client deserialises every response), with
-    only `fields` projected; values decoded by `WireDecoder` (`integers`: fields read as ints).
+    only `fields` projected; bodies decoded by `QueryBodyDecoder` (`integers`: fields read as
+    ints; `vocabularies`: the known words of some fields).
     `page_size` caps the items per Query (None: DynamoDB's 1 MB pages). One page is held at a time.
     """
 
@@ -159,18 +81,19 @@ class DynamoDayShardPager:
         *,
         fields: Sequence[str],
         integers: Collection[str] = (),
+        vocabularies: Mapping[str, Collection[str]] | None = None,
         page_size: int | None = None,
     ) -> None:
         self._client = client
         self._table_name = table_name
         self._names = {f"#f{index}": name for index, name in enumerate(fields)}
-        self._decoder = WireDecoder(integers)
+        self._decoder = QueryBodyDecoder(fields, integers=integers, vocabularies=vocabularies)
         self._page_size = page_size
         client.meta.events.register(
             _RAW_QUERY_HOOK, _take_raw_query, unique_id="courier-stats-raw-query"
         )
 
-    def pages(self, day_shard: str) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, day_shard: str) -> Iterator[Page]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         request: dict[str, Any] = {
@@ -197,7 +120,7 @@ class DynamoDayShardPager:
             if query.items is not None:
                 items, last = query.items, query.last
             else:  # botocore parsed it (a stub, or a type the raw decoder leaves alone)
-                items = self._decoder.items(response.get("Items", []))
+                items = self._decoder.wire.items(response.get("Items", []))
                 last = response.get("LastEvaluatedKey")
             yield items
             if not last:

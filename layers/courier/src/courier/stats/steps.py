@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import date, tzinfo
 from typing import Any, Protocol, TypeVar
 
@@ -20,7 +20,7 @@ from courier.stats.contract import (
 from courier.stats.errors import PartialsMismatch, TransientStatsError
 from courier.stats.history import StatsHistory, history_day
 from courier.stats.report import daily_stats, render_csv, render_json, stats_item, summary_line
-from courier.stats.tallies import ChatTally, PartialDocument, SmsTally, Tally, fold
+from courier.stats.tallies import AnyPage, ChatTally, PartialDocument, SmsTally, Tally, fold
 
 TallyT = TypeVar("TallyT", SmsTally, ChatTally)
 
@@ -31,7 +31,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 class RecordPager(Protocol):
     """Pages of one day-shard's records (the DynamoDB adapter: Query + LastEvaluatedKey)."""
 
-    def pages(self, day_shard: str) -> Iterator[Sequence[Mapping[str, Any]]]: ...
+    def pages(self, day_shard: str) -> Iterator[AnyPage]: ...
 
 
 class ObjectStore(Protocol):

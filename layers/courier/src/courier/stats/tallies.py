@@ -22,10 +22,19 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
+from courier.stats.columns import (
+    SECONDS,
+    TEXT_OR_NONE,
+    ColumnPage,
+    SmsColumnCounter,
+    count_chat_columns,
+)
 from courier.stats.contract import Day, Source
 
-# What the folds read of a record; the adapters project nothing else.
-SMS_FIELDS = ("status", "reason", "parts", "priority", "created_at", "sk_time")
+# What the folds read of a record; the adapters project nothing else. Not `created_at`: the
+# sender writes it with `sk_time` (`<created_at>#<job_id>`, the index's sort key, so always
+# there) in the same write from the same instant, and one attribute less is a smaller page.
+SMS_FIELDS = ("status", "reason", "parts", "priority", "sk_time")
 CHAT_FIELDS = ("room", "sender_sub")
 # The SMS fields the fold reads as whole numbers (the pager decodes them to int, not Decimal).
 SMS_INTEGER_FIELDS = ("parts",)
@@ -36,6 +45,8 @@ UNKNOWN_PRIORITY = "unknown"
 UNKNOWN_ROOM = "(unknown)"
 
 Page = Sequence[Mapping[str, Any]]
+# What a pager yields: records, or typed items read column by column (`courier.stats.columns`).
+AnyPage = Page | ColumnPage
 
 
 def _sorted_counts(counts: dict[str, int]) -> dict[str, int]:
@@ -172,8 +183,8 @@ class PartialDocument(BaseModel):
         return cls.model_validate_json(data)
 
 
-_SECONDS = ".0123456789"
-_TEXT_OR_NONE = frozenset({str, type(None)})
+_SECONDS = SECONDS
+_TEXT_OR_NONE = TEXT_OR_NONE
 # Hour keys held before they are turned into hours: a day has 1,440 minutes (times one key per
 # offset written); only odd texts (no minute to cut at) could make more, and they are flushed.
 _HOUR_KEYS_HELD = 8_192
@@ -295,19 +306,29 @@ def _plain_text(combos: RawCombos) -> bool:
     )
 
 
-def fold_sms(pages: Iterable[Page], *, zone: tzinfo) -> SmsTally:
+def fold_sms(pages: Iterable[AnyPage], *, zone: tzinfo) -> SmsTally:
     """Count SMS status records page by page; nothing of a page is kept once it is counted.
 
     Records are counted by their raw values (status, parts, priority, reason; the hour key), and
     the few distinct keys are turned into the partial's texts and hours afterwards: the same
     numbers as reading each record on its own (`_SmsCounts.add_records`), with less work per
-    record (no text conversion, no time parsing, two dict updates).
+    record (no text conversion, no time parsing, two dict updates). A `ColumnPage` is counted
+    column by column (`SmsColumnCounter`), or record by record when that declines.
     """
     jobs = 0
     counts = _SmsCounts(zone)
     hour_keys: dict[Any, int] = {}
-    for page in pages:
-        jobs += len(page)
+    columns = SmsColumnCounter()
+    for any_page in pages:
+        jobs += len(any_page)
+        if isinstance(any_page, ColumnPage):
+            combos_of_page = columns.count(any_page)
+            if combos_of_page is not None:
+                counts.add_combos(combos_of_page)
+                if len(columns) > _HOUR_KEYS_HELD:
+                    counts.add_hour_keys(columns.take_hour_keys())
+                continue
+        page = any_page.records() if isinstance(any_page, ColumnPage) else any_page
         combos: RawCombos = {}
         counted = _count_sms_page(page, combos, hour_keys)
         if _plain_text(combos):
@@ -320,6 +341,7 @@ def fold_sms(pages: Iterable[Page], *, zone: tzinfo) -> SmsTally:
             counts.add_hour_keys(hour_keys)
             hour_keys.clear()
     counts.add_hour_keys(hour_keys)
+    counts.add_hour_keys(columns.take_hour_keys())
     return SmsTally(
         jobs=jobs,
         by_status=dict(counts.by_status),
@@ -330,12 +352,26 @@ def fold_sms(pages: Iterable[Page], *, zone: tzinfo) -> SmsTally:
     )
 
 
-def fold_chat(pages: Iterable[Page]) -> ChatTally:
-    """Count chat messages page by page; the user set is bounded by the users, not the messages."""
+def fold_chat(pages: Iterable[AnyPage]) -> ChatTally:
+    """Count chat messages page by page; the user set is bounded by the users, not the messages.
+
+    A `ColumnPage` of text values is counted column by column (`count_chat_columns`)."""
     messages = 0
     by_room: Counter[str] = Counter()
     users: set[str] = set()
-    for page in pages:
+    for any_page in pages:
+        if isinstance(any_page, ColumnPage):
+            counted = count_chat_columns(any_page)
+            if counted is not None:
+                rooms, senders = counted
+                messages += len(any_page)
+                for room, count in rooms.items():
+                    by_room[room or UNKNOWN_ROOM] += count
+                senders.discard(None)
+                senders.discard("")
+                users.update(senders)
+                continue
+        page = any_page.records() if isinstance(any_page, ColumnPage) else any_page
         for record in page:
             messages += 1
             by_room[str(record.get("room") or UNKNOWN_ROOM)] += 1
@@ -345,5 +381,5 @@ def fold_chat(pages: Iterable[Page]) -> ChatTally:
     return ChatTally(messages=messages, by_room=dict(by_room), users=list(users))
 
 
-def fold(source: Source, pages: Iterable[Page], *, zone: tzinfo) -> Tally:
+def fold(source: Source, pages: Iterable[AnyPage], *, zone: tzinfo) -> Tally:
     return fold_sms(pages, zone=zone) if source == "sms" else fold_chat(pages)

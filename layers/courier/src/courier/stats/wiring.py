@@ -73,6 +73,18 @@ def build_planner(
     )
 
 
+def sms_vocabularies() -> dict[str, tuple[str, ...]]:
+    """The known words of the SMS fields the fold counts by text (a page with another word is
+    decoded the general way: nothing is lost, it is only slower)."""
+    from courier.sms.contract import Priority
+    from courier.sms.status import SmsStatus
+
+    return {
+        "status": tuple(status.value for status in SmsStatus),
+        "priority": tuple(priority.value for priority in Priority),
+    }
+
+
 def build_aggregator(settings: Settings, *, page_size: int | None = None) -> StatsAggregator:
     from zoneinfo import ZoneInfo
 
@@ -88,6 +100,7 @@ def build_aggregator(settings: Settings, *, page_size: int | None = None) -> Sta
                 settings.sms_messages_table,
                 fields=SMS_FIELDS,
                 integers=SMS_INTEGER_FIELDS,
+                vocabularies=sms_vocabularies(),
                 page_size=page_size,
             ),
             "chat": DynamoDayShardPager(
