@@ -312,3 +312,38 @@ def test_settings_read_the_secret_from_the_environment(monkeypatch: pytest.Monke
 def test_no_secret_configured_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="CHAT_TOKEN_SECRET_ARN"):
         token_signer_from_settings(Settings())
+
+
+def test_redeeming_a_ticket_never_builds_the_signer() -> None:
+    # Given access checks whose signer, if ever built, fails (as reading a missing secret would)
+    from datetime import UTC, datetime
+
+    from courier.chat.access import ChatAccess
+
+    now = int(datetime.now(UTC).timestamp())
+    claims = TokenSigner(SECRET).mint("u-1", "Alice", ["lobby"])
+    stored = TokenSigner(SECRET).verify(claims).model_dump_json()
+
+    class OneTicket:
+        def consume(self, ticket: str, *, now: int) -> str | None:
+            return stored if ticket == "t-1" else None
+
+    class NoRevocations:
+        def revoked_at(self, sub: str) -> int | None:
+            return None
+
+    def no_signer() -> TokenSigner:
+        raise AssertionError("the signer was built")
+
+    access = ChatAccess(
+        no_signer,
+        OneTicket(),  # type: ignore[arg-type]
+        NoRevocations(),  # type: ignore[arg-type]
+        ticket_ttl_seconds=60,
+        clock=lambda: datetime.fromtimestamp(now, UTC),
+    )
+    # When the $connect authorizer's call redeems a ticket, Then it yields the claims unsigned
+    assert access.redeem_ticket("t-1").sub == "u-1"
+    # And checking a token is what builds the signer
+    with pytest.raises(AssertionError, match="signer was built"):
+        access.authenticate(claims)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
 
     from courier.settings import Settings
@@ -36,6 +37,22 @@ def _resource(endpoint_url: str) -> DynamoDBServiceResource:
 def dynamodb_table(settings: Settings, table_name: str) -> Table:
     """The named table, through the emulator endpoint when settings name one."""
     return _resource(settings.aws_endpoint_url).Table(table_name)
+
+
+@cache
+def _client(endpoint_url: str) -> DynamoDBClient:
+    import boto3
+
+    return boto3.client(
+        "dynamodb", endpoint_url=endpoint_url or None, config=dynamodb_client_config()
+    )
+
+
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
+    """The low-level client, for adapters of a key or two that need no resource: building the
+    resource (its model, its classes) costs a function without other tables ~20 ms of cold
+    start, and the client alone is what the function needs anyway."""
+    return _client(settings.aws_endpoint_url)
 
 
 BATCH_GET_KEYS = 100  # BatchGetItem's most keys a call

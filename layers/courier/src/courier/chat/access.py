@@ -40,13 +40,14 @@ class ChatAccess:
 
     def __init__(
         self,
-        signer: TokenSigner,
+        signer: TokenSigner | Callable[[], TokenSigner],
         tickets: TicketStore,
         revocations: RevocationList,
         *,
         ticket_ttl_seconds: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`signer` may be a function building it at its first use: redeeming never needs it."""
         self._signer = signer
         self._tickets = tickets
         self._revocations = revocations
@@ -55,7 +56,7 @@ class ChatAccess:
 
     def authenticate(self, token: str) -> ChatClaims:
         """The token's claims; `InvalidToken` unless valid, young enough and not revoked."""
-        claims = self._signer.verify(token, now=self._clock())
+        claims = self._token_signer().verify(token, now=self._clock())
         self._refuse_revoked(claims)
         return claims
 
@@ -72,6 +73,11 @@ class ChatAccess:
             expires_at=datetime.fromtimestamp(expires_at, UTC),
             expires_in=max(0, expires_at - now),
         )
+
+    def _token_signer(self) -> TokenSigner:
+        if callable(self._signer):
+            self._signer = self._signer()
+        return self._signer
 
     def redeem_ticket(self, ticket: str) -> ChatClaims:
         """The claims a ticket stands for, consuming it; `InvalidToken` if it cannot be used.
@@ -113,13 +119,17 @@ def revoke_user(
 
 
 def chat_access_from_settings(settings: Settings) -> ChatAccess:
-    """The deployment's access checks (the signer is built per call: secrets rotate)."""
+    """The deployment's access checks (the signer is built per call: secrets rotate).
+
+    The signer, and so the token secret, only when a token is checked: the $connect authorizer
+    redeems tickets alone, and need not read the secret (a Secrets Manager client and call).
+    """
     from courier.chat.revocations import RevocationList
     from courier.chat.ticket_store import TicketStore
     from courier.chat.tokens import token_signer_from_settings
 
     return ChatAccess(
-        token_signer_from_settings(settings),
+        lambda: token_signer_from_settings(settings),
         TicketStore.from_settings(settings),
         RevocationList.from_settings(settings),
         ticket_ttl_seconds=settings.chat_ticket_ttl_seconds,

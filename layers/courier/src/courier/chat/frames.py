@@ -19,8 +19,12 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic_core import ErrorDetails
 
+# Part of this contract, kept in courier.chat.limits so the tokens need not build these models.
+from courier.chat.limits import MAX_NAME_CHARS as MAX_NAME_CHARS
+from courier.chat.limits import MAX_SUB_CHARS as MAX_SUB_CHARS
+from courier.chat.limits import ROOM_PATTERN as ROOM_PATTERN
+
 SCHEMA_VERSION: Final = 1
-ROOM_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 CLIENT_MSG_ID_PATTERN: Final = r"^[A-Za-z0-9_.:-]{1,64}$"
 # JSON Schema `pattern` is a search, not a full match: "contains one non-whitespace character".
 NOT_BLANK_PATTERN: Final = r"\S"
@@ -33,8 +37,6 @@ MAX_EVENT_BYTES: Final = 128 * 1024
 HISTORY_MAX_LIMIT: Final = 100
 HISTORY_DEFAULT_LIMIT: Final = 50
 MAX_CURSOR_CHARS: Final = 512
-MAX_SUB_CHARS: Final = 128
-MAX_NAME_CHARS: Final = 64
 MAX_MESSAGE_ID_CHARS: Final = 128
 MAX_LISTED_PROBLEMS: Final = 10
 

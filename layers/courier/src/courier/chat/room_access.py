@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from courier.chat.frames import ROOM_PATTERN
+from courier.chat.limits import ROOM_PATTERN
 
 
 def grants_every_room(grant: str) -> bool:

@@ -16,7 +16,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
     from courier.settings import Settings
 
@@ -29,21 +29,25 @@ def ticket_key(ticket: str) -> str:
 class TicketStore:
     """Tickets (key `ticket_hash`, TTL `expires_at`) holding the claims they vouch for, as JSON."""
 
-    def __init__(self, table: Table) -> None:
-        self._table = table
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        # The low-level client, not a boto3 resource: the authorizer's cold start (see
+        # courier.dynamodb_tables.dynamodb_client).
+        self._client = client
+        self._table_name = table_name
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TicketStore:
-        from courier.dynamodb_tables import dynamodb_table
+        from courier.dynamodb_tables import dynamodb_client
 
-        return cls(dynamodb_table(settings, settings.chat_tickets_table))
+        return cls(dynamodb_client(settings), settings.chat_tickets_table)
 
     def put(self, ticket: str, claims_json: str, *, expires_at: int) -> None:
-        self._table.put_item(
+        self._client.put_item(
+            TableName=self._table_name,
             Item={
-                "ticket_hash": ticket_key(ticket),
-                "claims": claims_json,
-                "expires_at": expires_at,
+                "ticket_hash": {"S": ticket_key(ticket)},
+                "claims": {"S": claims_json},
+                "expires_at": {"N": str(expires_at)},
             },
             # A random 256-bit value never collides; the condition makes that a certainty.
             ConditionExpression="attribute_not_exists(ticket_hash)",
@@ -54,14 +58,15 @@ class TicketStore:
         from botocore.exceptions import ClientError
 
         try:
-            response = self._table.delete_item(
-                Key={"ticket_hash": ticket_key(ticket)},
+            response = self._client.delete_item(
+                TableName=self._table_name,
+                Key={"ticket_hash": {"S": ticket_key(ticket)}},
                 ConditionExpression="attribute_exists(ticket_hash) AND expires_at > :now",
-                ExpressionAttributeValues={":now": now},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return None
             raise
-        return str(response["Attributes"]["claims"])
+        return str(response["Attributes"]["claims"]["S"])

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from courier.chat.frames import MAX_NAME_CHARS, MAX_SUB_CHARS
+from courier.chat.limits import MAX_NAME_CHARS, MAX_SUB_CHARS
 from courier.chat.room_access import grants_every_room
 
 if TYPE_CHECKING:

@@ -229,6 +229,10 @@ class ConnectionFactory:
     def __call__(self) -> Connection[Any]:
         import pymysql
 
+        from courier.observability import trace_library
+
+        # Patched here, not by every function's tracer at import: only these functions need it.
+        trace_library("pymysql")
         connect = self._connect or pymysql.connect
         try:
             connection: Connection[Any] = connect(**self._arguments())

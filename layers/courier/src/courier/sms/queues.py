@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
     from courier.settings import Settings
+    from courier.sqs_batch import SqsRecord
 
 # The message attribute that counts how often a job was put back (see SqsJobConsumer).
 DEFERRALS_ATTRIBUTE = "courier_deferrals"
@@ -21,11 +21,9 @@ FAILURE_ATTRIBUTES = frozenset(
 )
 
 
-def deferrals_of(record: SQSRecord) -> int:
+def deferrals_of(record: SqsRecord) -> int:
     """How often this message's job was put back before (0 for a producer's own message)."""
-    # Indexing, not .get(): Powertools wraps the attribute only in __getitem__.
-    attribute = record.message_attributes[DEFERRALS_ATTRIBUTE]
-    value = attribute.string_value if attribute is not None else None
+    value = record.string_attribute(DEFERRALS_ATTRIBUTE)
     try:
         return int(value or 0)
     except ValueError:

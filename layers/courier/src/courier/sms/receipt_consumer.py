@@ -12,11 +12,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 
 from courier.aws_errors import is_transient
 from courier.observability import logger, metrics
@@ -29,9 +24,9 @@ from courier.sms.receipts import (
     job_id_of,
     parse_receipt,
 )
+from courier.sqs_batch import SqsRecord, process_partial_response
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from courier.sms.queues import SqsQueues
@@ -54,10 +49,7 @@ class ReceiptConsumer:
 
     def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
         self._counts = Counter()
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        response = process_partial_response(
-            event=event, record_handler=self._handle_record, processor=processor, context=context
-        )
+        response = process_partial_response(event, self._handle_record)
         for key, name in (
             ("applied", "SmsReceiptsApplied"),
             ("stale", "SmsReceiptsStale"),
@@ -70,7 +62,7 @@ class ReceiptConsumer:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
         return dict(response)
 
-    def _handle_record(self, record: SQSRecord) -> str:
+    def _handle_record(self, record: SqsRecord) -> str:
         try:
             receipt = parse_receipt(record.body)
             job_id_of(receipt)
@@ -112,7 +104,7 @@ class ReceiptConsumer:
         )
         return "APPLIED" if applied else "STALE"
 
-    def _defer(self, record: SQSRecord) -> bool:
+    def _defer(self, record: SqsRecord) -> bool:
         """Put the receipt back with a growing delay; False once deferred too often."""
         deferrals = deferrals_of(record) + 1
         if deferrals > self._max_deferrals:

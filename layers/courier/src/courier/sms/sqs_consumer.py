@@ -22,11 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    AsyncBatchProcessor,
-    EventType,
-    async_process_partial_response,
-)
 from pydantic import ValidationError
 
 from courier.aws_errors import is_transient
@@ -34,12 +29,12 @@ from courier.observability import logger, metrics
 from courier.sms.contract import SmsJob
 from courier.sms.delivery import DeferJob, DeliveryOutcome, PoisonJob, RetryLater, SmsSender
 from courier.sms.queues import deferrals_of
+from courier.sqs_batch import SqsRecord, async_process_partial_response
 from courier.validation import describe_problems
 
 _T = TypeVar("_T")
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from courier.sms.queues import SqsQueues
@@ -91,17 +86,12 @@ class SqsJobConsumer:
     def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
         self._counts = Counter()
         self._job_locks = {}
-        # Our own partial response even when every record fails: the retry decision is per record.
-        processor = AsyncBatchProcessor(
-            event_type=EventType.SQS, raise_on_entire_batch_failure=False
-        )
-        response = async_process_partial_response(
-            event=event, record_handler=self._handle_record, processor=processor, context=context
-        )
+        # A partial response even when every record fails: the retry decision is per record.
+        response = async_process_partial_response(event, self._handle_record)
         self._emit_metrics()
         return dict(response)
 
-    async def _handle_record(self, record: SQSRecord) -> str:
+    async def _handle_record(self, record: SqsRecord) -> str:
         try:
             job = parse_job(record.body)
             # Two copies of one job in a batch run one after the other: the second then finds the
@@ -134,7 +124,7 @@ class SqsJobConsumer:
         await self._settle(record, outcome)
         return outcome.status
 
-    async def _settle(self, record: SQSRecord, outcome: DeliveryOutcome) -> None:
+    async def _settle(self, record: SqsRecord, outcome: DeliveryOutcome) -> None:
         if outcome.status == "DEFERRED":
             # Scheduled jobs wait for their time: not a deferral that counts toward the cap.
             await self._requeue(record, outcome.defer_seconds, deferrals=None)
@@ -148,11 +138,11 @@ class SqsJobConsumer:
         if outcome.status == "SENT":
             self._counts["parts"] += outcome.parts
 
-    def _store_wait(self, record: SQSRecord) -> DeferJob:
+    def _store_wait(self, record: SqsRecord) -> DeferJob:
         """A store outage's wait: the backoff schedule, by how often the job was put back."""
         return DeferJob("STORE_UNAVAILABLE", self.backoff_seconds(deferrals_of(record) + 1))
 
-    async def _defer(self, record: SQSRecord, wait: DeferJob) -> bool:
+    async def _defer(self, record: SqsRecord, wait: DeferJob) -> bool:
         """Re-queue the record with a delay; False when it has been deferred too often."""
         deferrals = deferrals_of(record) + 1
         if deferrals > self._max_deferrals:
@@ -180,7 +170,7 @@ class SqsJobConsumer:
         """Run a blocking call (a delivery, an SQS request) on the bounded pool."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
-    async def _requeue(self, record: SQSRecord, seconds: float, *, deferrals: int | None) -> None:
+    async def _requeue(self, record: SqsRecord, seconds: float, *, deferrals: int | None) -> None:
         await self._in_pool(
             lambda: self._queues.requeue(
                 queue_arn=record.event_source_arn,
@@ -190,7 +180,7 @@ class SqsJobConsumer:
             ),
         )
 
-    async def _dead_letter(self, record: SQSRecord, poison: PoisonJob) -> None:
+    async def _dead_letter(self, record: SqsRecord, poison: PoisonJob) -> None:
         logger.warning(
             "sms job dead-lettered",
             extra={"message_id": record.message_id, "code": poison.code, "reason": poison.detail},
@@ -211,9 +201,9 @@ class SqsJobConsumer:
         step = min(self._retry_max, self._retry_base * 2 ** max(0, receive_count - 1))
         return int(step / 2 + self._rng.uniform(0, step / 2))
 
-    async def _back_off(self, record: SQSRecord, code: str) -> None:
+    async def _back_off(self, record: SqsRecord, code: str) -> None:
         self._counts["retried"] += 1
-        receive_count = int(record.attributes.approximate_receive_count or 1)
+        receive_count = int(record.approximate_receive_count or 1)
         seconds = self.backoff_seconds(receive_count)
         logger.info(
             "sms retry scheduled",
