@@ -66,7 +66,8 @@ SQS_CHUNK = 64 * 1024
 TARGET_USD_PER_MILLION = 5.0
 TARGET_USD_PER_MILLION_TRICKLE = 8.0
 TARGET_DEV_IDLE_USD_MONTH = 25.0
-# Lambda's own lines per invocation (text log format); the XRAY line only when it traces.
+# Lambda's own lines per invocation (INFO platform events); written only for a function whose
+# LoggingConfig keeps them (no SystemLogLevel above INFO); the XRAY line only when it traces.
 PLATFORM_LINES = (
     "START RequestId: 8f5c6b1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f Version: $LATEST\n"
     "END RequestId: 8f5c6b1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f\n"
@@ -245,7 +246,14 @@ def _sqs_requests(bodies: list[str]) -> int:
     return max(1, math.ceil(sum(len(b.encode()) for b in bodies) / SQS_CHUNK))
 
 
-def run_jobs(jobs: int, batch: int, memory: dict[str, int], *, traced: bool) -> RunResult:
+def run_jobs(
+    jobs: int,
+    batch: int,
+    memory: dict[str, int],
+    *,
+    traced: bool,
+    platform_logged: frozenset[str] = frozenset(),
+) -> RunResult:
     """`jobs` jobs through the sender in batches of `batch`, then one receipt each."""
     overrides = {"SMS_SANDBOX_LATENCY_MS": "0", "SMS_RATE_LIMIT_MPS": "0"}
     tally = Tally()
@@ -280,7 +288,8 @@ def run_jobs(jobs: int, batch: int, memory: dict[str, int], *, traced: bool) -> 
             concurrency = min(records, 10)
             client_cpu[function] += cpu * 1000 + math.ceil(calls / concurrency) * CALL_LATENCY_MS
             invocations[function] += 1
-            stream.write(PLATFORM_LINES + (XRAY_LINE if traced else ""))
+            platform = PLATFORM_LINES if function in platform_logged else ""
+            stream.write(platform + (XRAY_LINE if traced else ""))
             if response.get("batchItemFailures"):
                 raise RuntimeError(f"{function}: records failed: {response['batchItemFailures']}")
             return response
@@ -397,6 +406,18 @@ def sms_tracing(template: dict[str, Any], environment: str) -> str:
     return Conditions(template, samconfig_parameters(environment)).parameter("SmsTracing")
 
 
+def platform_logged(template: dict[str, Any]) -> frozenset[str]:
+    """Functions whose LoggingConfig keeps Lambda's INFO platform lines (START/END/REPORT)."""
+    kept = set()
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        level = resource["Properties"].get("LoggingConfig", {}).get("SystemLogLevel", "INFO")
+        if level in ("DEBUG", "INFO"):
+            kept.add(name)
+    return frozenset(kept)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=JOBS)
@@ -407,8 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     memory = function_memory(template)
     tracing = sms_tracing(template, PRICED_ENVIRONMENT)
     traced = tracing == "Active"
-    full = run_jobs(args.jobs, FULL_BATCH, memory, traced=traced)
-    trickle = run_jobs(args.jobs, 1, memory, traced=traced)
+    platform = platform_logged(template)
+    full = run_jobs(args.jobs, FULL_BATCH, memory, traced=traced, platform_logged=platform)
+    trickle = run_jobs(args.jobs, 1, memory, traced=traced, platform_logged=platform)
     full_cost, trickle_cost = price_run(full, prices), price_run(trickle, prices)
     dev_idle, dev_lines = idle_cost(template, "dev", prices)
     prod_idle, prod_lines = idle_cost(template, "prod", prices)

@@ -188,6 +188,9 @@ class Resolver:
             return all(self.resolve(item) for item in arg)
         if key == "Fn::Or":
             return any(self.resolve(item) for item in arg)
+        if key == "Fn::FindInMap":
+            mapping, top, second = (self.resolve(item) for item in arg)
+            return self.template["Mappings"][mapping][top][second]
         raise ValueError(f"unsupported intrinsic {key}: {arg!r}")
 
     def sub(self, name: str, variables: dict[str, Any]) -> Any:

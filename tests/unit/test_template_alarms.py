@@ -208,6 +208,30 @@ def test_what_the_local_emulator_lacks_is_behind_a_condition_the_local_env_turns
     assert samconfig_overrides()["local"]["CreateMathAndCompositeAlarms"] == "false"
 
 
+def test_only_throttle_alarms_outside_the_sms_path_are_optional_and_dev_leaves_them_out(
+    resources: dict[str, Any],
+) -> None:
+    # Given the alarms behind the CreateOtherThrottleAlarms switch
+    optional = {
+        name
+        for name, alarm in of_type(resources, {"AWS::CloudWatch::Alarm"}).items()
+        if str(alarm.get("Condition", "")).startswith("OtherThrottleAlarms")
+    }
+    # Then each watches a function's Throttles, none on the SMS path
+    assert len(optional) >= 10
+    for name in optional:
+        assert resources[name]["Properties"]["MetricName"] == "Throttles", name
+        assert not name.startswith("Sms"), name
+    assert {"SmsTransactionalSenderThrottlesAlarm", "SmsBulkSenderThrottlesAlarm"}.isdisjoint(
+        optional
+    )
+    # And only dev (no AlarmEmail) turns them off
+    overrides = samconfig_overrides()
+    assert overrides["dev"]["CreateOtherThrottleAlarms"] == "false"
+    assert "AlarmEmail" not in overrides["dev"]
+    assert overrides["prod"].get("CreateOtherThrottleAlarms", "true") == "true"
+
+
 def test_the_composite_alarm_combines_existing_sms_alarms(resources: dict[str, Any]) -> None:
     rule = resources["SmsDegradedAlarm"]["Properties"]["AlarmRule"]["Fn::Sub"]
     children = re.findall(r'ALARM\("\$\{(\w+)\}"\)', rule)
