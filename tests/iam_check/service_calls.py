@@ -13,7 +13,8 @@ from tests.iam_check.policy import ACCOUNT, ENI_ACTIONS, REGION, Resolver, trans
 from tests.iam_check.recorder import Call
 
 POLL_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
-# Lambda's tracing sends segments and telemetry; sampling is decided by Lambda itself.
+# Lambda's tracing sends segments and telemetry; sampling is decided by Lambda itself (Active)
+# or by the caller's trace header (PassThrough).
 TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
 
@@ -37,7 +38,8 @@ def service_calls(parameters: dict[str, str]) -> list[Call]:
             _service_call(logical_id, a, stream)
             for a in ("logs:CreateLogStream", "logs:PutLogEvents")
         ]
-        if props.get("TracingConfig", {}).get("Mode") == "Active":
+        # PassThrough traces too, whenever the upstream caller sampled the request.
+        if props.get("TracingConfig", {}).get("Mode") in ("Active", "PassThrough"):
             calls += [_service_call(logical_id, a, "*") for a in TRACE_ACTIONS]
         if props.get("VpcConfig"):
             calls += [_service_call(logical_id, a, "*") for a in ENI_ACTIONS]
