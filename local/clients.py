@@ -103,6 +103,39 @@ def dead_letters(system: LocalSystem, *, wait_for: int = 1, timeout: float = 60)
     return list(seen.values())
 
 
+def visible_messages(system: LocalSystem, url: str, *, looks: int = 5) -> dict[str, Any]:
+    """Every message a consumer could receive now, by id (received with no visibility timeout,
+    so nothing is hidden from the functions); `looks` receives of up to 10 each."""
+    sqs = system.client("sqs")
+    found: dict[str, Any] = {}
+    for _ in range(looks):
+        for m in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
+        ).get("Messages", []):
+            found[m["MessageId"]] = m
+    return found
+
+
+def delete_messages(system: LocalSystem, url: str, message_ids: set[str]) -> None:
+    """Delete a test's leftovers from a queue, so later tests see only their own messages;
+    every other message received meanwhile is made visible again at once."""
+    sqs = system.client("sqs")
+    left = set(message_ids)
+    for _ in range(10):
+        if not left:
+            return
+        for m in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=5, WaitTimeSeconds=1
+        ).get("Messages", []):
+            if m["MessageId"] in left:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                left.discard(m["MessageId"])
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+
+
 def outbox(system: LocalSystem) -> list[dict[str, Any]]:
     """What the sandbox provider accepted (one line per accepted message)."""
     if not system.outbox.exists():

@@ -18,13 +18,14 @@ import json
 import secrets
 import time
 import uuid
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from courier.campaigns.launch import job_id_for
 from local.admin_sign_in import ADMIN_USER
-from local.clients import chat_client
+from local.clients import chat_client, delete_messages, visible_messages
 from local.system import LocalSystem
 from tests.e2e.conftest import Ledger, sign_in_in_the_browser
 
@@ -47,46 +48,14 @@ def _signed_in_admin(browser: Browser, system: LocalSystem) -> Page:
 
 def _dead_letter_ids(system: LocalSystem, url: str, bodies: set[str]) -> dict[str, str]:
     """Body -> message id of the DLQ messages with these bodies (received without hiding them)."""
-    sqs = system.client("sqs")
     found: dict[str, str] = {}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and set(found) != bodies:
-        for m in sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
-        ).get("Messages", []):
+        for message_id, m in visible_messages(system, url, looks=1).items():
             if m["Body"] in bodies:
-                found[m["Body"]] = m["MessageId"]
+                found[m["Body"]] = message_id
     assert set(found) == bodies, "the dead letters did not show up"
     return found
-
-
-def _dead_letter_bodies(system: LocalSystem, url: str) -> dict[str, str]:
-    """Message id -> body of what one look at the DLQ returns (without hiding anything)."""
-    sqs = system.client("sqs")
-    return {
-        m["MessageId"]: m["Body"]
-        for m in sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
-        ).get("Messages", [])
-    }
-
-
-def _delete_dead_letters(system: LocalSystem, url: str, message_ids: set[str]) -> None:
-    """Remove this test's leftovers, so other tests see only their own dead letters."""
-    sqs = system.client("sqs")
-    for _ in range(10):
-        if not message_ids:
-            return
-        for m in sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=5, WaitTimeSeconds=1
-        ).get("Messages", []):
-            if m["MessageId"] in message_ids:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-                message_ids.discard(m["MessageId"])
-            else:
-                sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-                )
 
 
 def test_a_campaign_with_an_opted_out_recipient_is_launched_and_sent(
@@ -274,12 +243,12 @@ def test_dead_letters_are_redriven_from_the_page_and_audited(
         # Then the sender refuses it again and parks it back on the DLQ with its reason: the
         # same body as a new message, not lost and not retried forever
         deadline = time.monotonic() + 90
-        parked_again: dict[str, str] = {}
+        parked_again: dict[str, Any] = {}
         while time.monotonic() < deadline and not parked_again:
             parked_again = {
-                message_id: body
-                for message_id, body in _dead_letter_bodies(local_system, dlq_url).items()
-                if body == poison and message_id != poison_id
+                message_id: m
+                for message_id, m in visible_messages(local_system, dlq_url, looks=1).items()
+                if m["Body"] == poison and message_id != poison_id
             }
         assert parked_again, "the forced poison did not come back to the DLQ"
         (again_id,) = parked_again
@@ -309,7 +278,7 @@ def test_dead_letters_are_redriven_from_the_page_and_audited(
         expect(audit).to_contain_text("campaign.launch")
     finally:
         page.close()
-        _delete_dead_letters(local_system, dlq_url, set(ids.values()))
+        delete_messages(local_system, dlq_url, set(ids.values()))
 
 
 def test_a_scheduled_campaign_is_cancelled_before_it_sends(

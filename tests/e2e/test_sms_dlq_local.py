@@ -15,7 +15,13 @@ import time
 import uuid
 from typing import Any
 
-from local.clients import outbox, send_jobs, wait_for_statuses
+from local.clients import (
+    delete_messages,
+    outbox,
+    send_jobs,
+    visible_messages,
+    wait_for_statuses,
+)
 from local.system import STACK_NAME, LocalSystem
 from tests.e2e.conftest import Ledger
 
@@ -29,45 +35,14 @@ def _dlq(system: LocalSystem, *argv: str) -> tuple[int, dict[str, dict[str, Any]
     return result.returncode, {line["message_id"]: line for line in lines}, result.stderr
 
 
-def _visible(system: LocalSystem, url: str) -> dict[str, dict[str, Any]]:
-    """Every message a consumer could receive now, by id (received with no visibility timeout)."""
-    sqs = system.client("sqs")
-    found: dict[str, dict[str, Any]] = {}
-    for _ in range(5):
-        for m in sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
-        ).get("Messages", []):
-            found[m["MessageId"]] = m
-    return found
-
-
 def _wait_for_dead_letter(system: LocalSystem, body: str, timeout: float = 60) -> str:
     url = system.outputs["SmsTransactionalDeadLetterQueueUrl"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for message_id, m in _visible(system, url).items():
+        for message_id, m in visible_messages(system, url).items():
             if m["Body"] == body:
                 return message_id
     raise AssertionError(f"no dead letter with that body after {timeout:.0f}s")
-
-
-def _remove(system: LocalSystem, url: str, message_ids: set[str]) -> None:
-    """Delete this test's leftovers, so later tests see only their own dead letters."""
-    sqs = system.client("sqs")
-    for _ in range(10):
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=5, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for m in batch:
-            if m["MessageId"] in message_ids:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-                message_ids.discard(m["MessageId"])
-            else:
-                sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-                )
-        if not message_ids:
-            return
 
 
 def test_sent_and_poison_jobs_are_refused_and_a_lost_job_is_redriven_and_sent_once(
@@ -127,7 +102,7 @@ def test_sent_and_poison_jobs_are_refused_and_a_lost_job_is_redriven_and_sent_on
         }
         assert status == 1
         assert "nothing moved" in err
-        assert {poison_id, copy_id, lost_id} <= set(_visible(local_system, dlq_url))
+        assert {poison_id, copy_id, lost_id} <= set(visible_messages(local_system, dlq_url))
 
         # When it is applied
         status, applied, err = _dlq(local_system, "redrive", "transactional", *mine, "--apply")
@@ -147,11 +122,11 @@ def test_sent_and_poison_jobs_are_refused_and_a_lost_job_is_redriven_and_sent_on
         accepted = [line for line in outbox(local_system) if line["job_id"] == lost["job_id"]]
         assert len(accepted) == 1
         # And the refused ones are still in the DLQ, visible
-        left = _visible(local_system, dlq_url)
+        left = visible_messages(local_system, dlq_url)
         assert lost_id not in left
         assert {poison_id, copy_id} <= set(left)
     finally:
-        _remove(local_system, dlq_url, {poison_id, copy_id, lost_id})
+        delete_messages(local_system, dlq_url, {poison_id, copy_id, lost_id})
 
 
 def test_a_whole_receipts_dlq_is_redriven_message_by_message_where_sqs_has_no_move_task(
@@ -166,7 +141,7 @@ def test_a_whole_receipts_dlq_is_redriven_message_by_message_where_sqs_has_no_mo
     send_jobs(local_system, [job])
     record = wait_for_statuses(local_system, [job["job_id"]])[job["job_id"]]
     ledger.job(job["job_id"], "transactional", "SENT")
-    assert _visible(local_system, dlq_url) == {}
+    assert visible_messages(local_system, dlq_url) == {}
     receipt = {
         "eventType": "TEXT_PENDING",
         "eventTimestamp": int(time.time() * 1000),
@@ -195,4 +170,4 @@ def test_a_whole_receipts_dlq_is_redriven_message_by_message_where_sqs_has_no_mo
         item = table.get_item(Key={"pk": f"JOB#{job['job_id']}"}, ConsistentRead=True)["Item"]
     assert item.get("carrier_event") == "TEXT_PENDING"
     assert item["status"] == "SENT"
-    assert _visible(local_system, dlq_url) == {}
+    assert visible_messages(local_system, dlq_url) == {}
