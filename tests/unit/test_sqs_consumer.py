@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import pytest
 
+from courier.sms import sqs_consumer
 from courier.sms.delivery import PoisonJob
 from courier.sms.sqs_consumer import SqsJobConsumer, parse_job
 
@@ -198,3 +200,24 @@ def test_only_aws_throttling_5xx_and_transport_failures_are_transient() -> None:
     assert not is_transient(client_error("ValidationException", 400))
     assert not is_transient(client_error("AccessDeniedException", 400))
     assert not is_transient(ValueError("a bug"))
+
+
+def test_a_batch_publishes_the_alarm_inputs_and_only_the_other_counts_that_happened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the consumer's metrics recorded, and a job that must wait
+    published: dict[str, float] = {}
+
+    class RecordingMetrics:
+        def add_metric(self, *, name: str, unit: Any, value: float) -> None:
+            published[name] = published.get(name, 0) + value
+
+    monkeypatch.setattr(sqs_consumer, "metrics", RecordingMetrics())
+    consumer = _waiting_consumer(RecordingQueues())
+
+    # When the batch is processed
+    consumer.process_batch({"Records": [_record(None)]}, None)
+
+    # Then the failure-rate alarm's inputs are published even at zero, the deferral is counted,
+    # and no other zero is published (each name is bytes in every invocation's EMF line)
+    assert published == {"SmsSent": 0, "SmsFailed": 0, "SmsDeferred": 1}

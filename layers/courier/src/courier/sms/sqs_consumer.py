@@ -33,6 +33,8 @@ from courier.sqs_batch import SqsRecord, async_process_partial_response
 from courier.validation import describe_problems
 
 _T = TypeVar("_T")
+# SmsFailureRateAlarm reads these two: published every invocation, zeros included.
+ALARM_INPUTS = frozenset({"sent", "failed"})
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -238,7 +240,10 @@ class SqsJobConsumer:
             "parts": "SmsParts",
         }
         for key, name in names.items():
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
+            # A zero is published only for the failure-rate alarm's inputs: each other name
+            # costs ~60 bytes of every invocation's EMF line, most of a trickle's log bytes.
+            if self._counts[key] or key in ALARM_INPUTS:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
 
     @property
     def last_batch_counts(self) -> dict[str, int]:
