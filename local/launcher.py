@@ -189,8 +189,10 @@ class LocalRuntime:
         log = (workdir / "ministack.log").open("wb")
         # Its own session: Ctrl-C in the terminal reaches us, and we stop its whole group
         # (MiniStack plus the function workers it spawns).
+        # Through local/ministack_boot.py: MiniStack with its workers' files made fast (-P: the
+        # script's folder, local/, stays off its sys.path).
         return subprocess.Popen(
-            [str(tools.ministack_python), "-m", "ministack"],
+            [str(tools.ministack_python), "-P", str(Path(__file__).with_name("ministack_boot.py"))],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
