@@ -318,7 +318,7 @@ def fold_sms(pages: Iterable[AnyPage], *, zone: tzinfo) -> SmsTally:
     jobs = 0
     counts = _SmsCounts(zone)
     hour_keys: dict[Any, int] = {}
-    columns = SmsColumnCounter()
+    columns = SmsColumnCounter(counts.hour_of)
     for any_page in pages:
         jobs += len(any_page)
         if isinstance(any_page, ColumnPage) and columns.count(any_page):
