@@ -3,7 +3,7 @@
 `ColumnPage` is what the pager yields when it could type a Query body (`courier.stats.wire`):
 the items are objects and each field is read through an attribute path (`status` → `item.status.S`)
 by `operator.attrgetter`, so counting a page is a few `map`s and a `Counter` over tuples, with no
-Python code per record. The counters here return None whenever a page holds anything the exact,
+Python code per record. The counters here count nothing of a page that holds anything the exact,
 record-by-record fold (`tallies`) would read differently; the fold then counts that page's
 `records()` the exact way, so both give the same numbers on every page.
 """
@@ -88,12 +88,17 @@ class SmsColumnCounter:
 
     Combos are (status, parts, priority, reason) tuples as the records hold them, counted per page
     by a C-level `Counter`; only a page's combos not seen before are checked (in Python) for types
-    the exact fold reads the same way. Hours: a page whose every `sk_time` starts the way the
-    writer writes it (`_UTC_HEAD`: milliseconds, `+00:00`) is checked in bulk and counted by its
-    minute (`2026-11-24T15:04`, one slice per record); any other page by (minute, offset) pairs,
-    its minutes checked for the shape the key cuts (`_checked` remembers the good ones, so a
-    minute is looked at once, not once per record). Both become `tallies._hour_key` texts only in
-    `take_hour_keys`.
+    the exact fold reads the same way. Hours, the first way that takes the page:
+
+    1. every `sk_time` starts as the status store writes it (`_UTC_HEAD`: UTC, milliseconds;
+       checked in bulk) and the page shares year, month and tens of the day: by UTC hour, with no
+       object per record (`_count_utc_hours`), when `hour_of`'s zone keeps those hours whole;
+    2. the same shape otherwise (a 30-minute offset, a DST change within an hour, a page across
+       a month): by minute (`2026-11-24T15:04`, one slice per record);
+    3. any other time: by (minute, offset) pairs, each minute checked once for the shape the key
+       cuts (`_checked` remembers the good ones).
+
+    All become `tallies._hour_key` texts only in `take_hour_keys`.
     """
 
     def __init__(self, hour_of: Callable[[str], int]) -> None:
