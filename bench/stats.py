@@ -13,7 +13,10 @@ are built before the clock starts (`BODIES` distinct pages, served in turn), as 
 deliver them; the object store keeps the partial in memory.
 
 * SMS (the target): statuses, failure reasons, 1-3 parts, both priorities, `sk_time` spread
-  over the whole Seoul day.
+  over the whole Seoul day, made by the status store's own `day_shard_keys` (UTC, milliseconds:
+  the shape the fold's fast path checks for, so a change of the writer shows here). A worst case
+  for the hours: every record of a page in another minute, a page over ~17 UTC hours (DynamoDB
+  returns a day-shard in `sk_time` order: ~700 records a minute at 1,000,000 a day).
 * chat: 500 rooms, a bounded population of 20,000 users (`--users`): the partial carries the
   sorted set of users seen, so its size follows the users, not the records.
 
@@ -35,6 +38,12 @@ line's `memory_ratio` is SMS's; chat's is `chat_memory_ratio`), and `rps_1m >= 1
 (`target_rps`: SMS records per second over the 1,000,000-record step, decode included, as the
 real step pays it). Prints `bench stats: ...`; exits 1 when a target is missed (and fails if a
 fold miscounts).
+
+Last figures (2026-12-04, three runs, 2 cores shared with other test suites, load ~2.2; the lines
+verbatim in docs/benchmarks.md, stats): `rps_1m` 591,482 / 754,939 / 953,101 (`target=MISSED`;
+719,809 before the fold's UTC-hour counting, load ~1.5), `memory_ratio` 1.056-1.063,
+`chat_rps_1m` 832,119-1,072,119. About 1 µs of CPU per SMS record is left: msgspec's decode ~0.5
+(with freeing the page), the combo tuples ~0.28, the hours ~0.21.
 """
 
 from __future__ import annotations
@@ -46,8 +55,9 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,6 +65,7 @@ if __package__ in (None, ""):
 from bench._common import detail, summary
 
 if TYPE_CHECKING:
+    from courier.sms.status_store import SmsStatusStore
     from courier.stats.contract import Source
     from courier.stats.steps import RecordPager
     from courier.stats.tallies import AnyPage
@@ -88,15 +99,18 @@ MINUTES = tuple(
 )
 
 
-def sms_item(i: int) -> dict[str, dict[str, str]]:
-    """The i-th SMS record as DynamoDB sends it (projected fields, wire format)."""
+def sms_item(i: int, store: SmsStatusStore) -> dict[str, dict[str, str]]:
+    """The i-th SMS record as DynamoDB sends it (projected fields, wire format); its `sk_time` is
+    the status store's own (`day_shard_keys`: UTC, milliseconds)."""
     status = STATUSES[i % 20]
     created = f"{MINUTES[i % 1440]}:{i // 1440 % 60:02d}.{i % 1000:03d}+00:00"
+    job_id = f"bench-{i:08d}"
+    at = datetime.fromisoformat(created)
     item = {
         "status": {"S": status},
         "parts": {"N": str(PARTS[(i % 7 == 0) + (i % 31 == 0)])},
         "priority": {"S": "bulk" if i % 3 == 0 else "transactional"},
-        "sk_time": {"S": f"{created}#bench-{i:08d}"},
+        "sk_time": {"S": store.day_shard_keys(job_id, at)["sk_time"]},
     }
     if status == "FAILED":
         item["reason"] = {"S": REASONS[i % len(REASONS)]}
@@ -168,9 +182,16 @@ def _first(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
 
 
 def sms_bodies(page_size: int) -> list[bytes]:
+    from courier.sms.status_store import SmsStatusStore
+
+    # Only its key functions are used: no table behind it.
+    store = SmsStatusStore(cast(Any, None), day_shards=1, timezone="Asia/Seoul", ttl_days=1)
     return [
         json.dumps(
-            {"Items": [sms_item(n * page_size + i) for i in range(page_size)], "Count": page_size}
+            {
+                "Items": [sms_item(n * page_size + i, store) for i in range(page_size)],
+                "Count": page_size,
+            }
         ).encode()
         for n in range(BODIES)
     ]

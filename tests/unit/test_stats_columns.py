@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from courier.sms.status_store import SmsStatusStore
 from courier.stats.columns import ColumnPage, SmsColumnCounter
 from courier.stats.tallies import (
     CHAT_FIELDS,
     SMS_FIELDS,
     SMS_INTEGER_FIELDS,
     PartialDocument,
+    _hour_of_key,
     fold_chat,
     fold_sms,
 )
@@ -75,10 +78,102 @@ def test_typed_pages_fold_to_the_exact_partial() -> None:
     tally = fold_sms(pages, zone=SEOUL)
 
     # Then every page was typed and counted by columns, and the partial is the exact fold's
-    counter = SmsColumnCounter()
+    counter = SmsColumnCounter(_hour_of_key(SEOUL))
     assert all(isinstance(page, ColumnPage) and counter.count(page) for page in pages)
     assert PartialDocument.of(DAY, "sms", 0, tally).to_bytes() == exact_partial(items)
     assert tally.jobs == 2_000
+
+
+def status_store_items(count: int, *, start: datetime) -> list[dict[str, Any]]:
+    """Wire items whose `sk_time` is the status store's own (`day_shard_keys`), `count` of them
+    spread over the 24 hours from `start`, out of order (as many minutes per page as can be)."""
+    store = SmsStatusStore(cast(Any, None), day_shards=4, timezone="Asia/Seoul", ttl_days=1)
+    statuses = ("DELIVERED", "SENT", "FAILED", "UNKNOWN")
+    step = timedelta(days=1) / count
+    items = []
+    for i in range(count):
+        at = start + step * (i * 7919 % count) + timedelta(milliseconds=i % 1000)
+        item: dict[str, Any] = {
+            "status": {"S": statuses[i % 4]},
+            "sk_time": {"S": store.day_shard_keys(f"job-{i}", at)["sk_time"]},
+            "parts": {"N": str(1 + i % 3)},
+            "priority": {"S": "bulk" if i % 2 else "transactional"},
+        }
+        if i % 4 == 2:
+            item["reason"] = {"S": ("OPTED_OUT", "TTL_EXPIRED")[i % 8 // 4]}
+        items.append(item)
+    return items
+
+
+def fold_outcome(pages: list[Any], zone: tzinfo) -> bytes | str:
+    """The partial `pages` fold to, or the name of the error the fold raised."""
+    try:
+        tally = fold_sms(pages, zone=zone)
+    except ValueError as error:
+        return type(error).__name__
+    return PartialDocument.of(DAY, "sms", 0, tally).to_bytes()
+
+
+def typed_and_exact_outcomes(items: list[dict[str, Any]], zone: tzinfo) -> tuple[Any, Any]:
+    decoded = [sms_decoder().decode(body(items[n : n + 500])) for n in range(0, len(items), 500)]
+    typed = [page for page, _ in filter(None, decoded)]
+    assert len(typed) == len(decoded)
+    records = WireDecoder(SMS_INTEGER_FIELDS).raw_items(items)
+    assert records is not None
+    return fold_outcome(typed, zone), fold_outcome([records], zone)
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("Asia/Seoul", "2026-11-23T15:00:00"),  # whole hours: counted by UTC hour
+        ("Asia/Kolkata", "2026-11-23T18:30:00"),  # +05:30: by minute
+        ("America/New_York", "2026-03-08T05:00:00"),  # a DST change on whole hours
+        ("Australia/Lord_Howe", "2026-04-04T13:00:00"),  # a DST change of 30 minutes
+        ("Asia/Seoul", "2026-12-31T15:00:00"),  # a day across two years
+    ],
+)
+def test_status_store_times_fold_to_the_exact_partial_in_any_zone(zone: str, start: str) -> None:
+    # Given 2,000 records of one day of `zone` as the status store writes them, pages of 500
+    items = status_store_items(2_000, start=datetime.fromisoformat(start).replace(tzinfo=UTC))
+
+    # When they are folded column by column, and record by record
+    typed, exact = typed_and_exact_outcomes(items, ZoneInfo(zone))
+
+    # Then both give the same partial, and every page was taken by the columns
+    assert isinstance(typed, bytes)
+    assert typed == exact
+    counter = SmsColumnCounter(_hour_of_key(ZoneInfo(zone)))
+    pages = [sms_decoder().decode(body(items[n : n + 500])) for n in range(0, 2_000, 500)]
+    assert all(page is not None and counter.count(cast(ColumnPage, page[0])) for page in pages)
+
+
+@pytest.mark.parametrize(
+    ("case", "sk_time"),
+    [
+        ("an hour of 24", "2026-11-24T24:04:05.123+00:00#j"),
+        ("a minute of 61", "2026-11-24T03:61:05.123+00:00#j"),
+        ("a day of 32", "2026-11-32T03:04:05.123+00:00#j"),
+        ("another offset", "2026-11-24T03:04:05.123+00:30#j"),
+        ("microseconds", "2026-11-24T03:04:05.123456+00:00#j"),
+        ("another month", "2026-10-24T03:04:05.123+00:00#j"),
+        ("a non-ASCII digit", "2026-11-24T03:04:05.\uff11\uff12\uff13+00:00#j"),
+        ("a '#' in the head", "2026-11-24T03:04#05.123+00:00#j"),
+        ("a short time", "2026-11-24T03:04+00:00#j"),
+    ],
+)
+def test_an_odd_time_among_status_store_ones_reads_as_the_exact_fold_reads_it(
+    case: str, sk_time: str
+) -> None:
+    # Given a day of status store records, one of them with an odd `sk_time`
+    items = status_store_items(2_000, start=datetime(2026, 11, 23, 15, tzinfo=UTC))
+    items[777] = {**items[777], "sk_time": {"S": json.loads(f'"{sk_time}"')}}
+
+    # When they are folded column by column, and record by record
+    typed, exact = typed_and_exact_outcomes(items, SEOUL)
+
+    # Then both give the same partial, or both fail alike
+    assert typed == exact, case
 
 
 @pytest.mark.parametrize(

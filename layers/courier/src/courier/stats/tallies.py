@@ -318,16 +318,13 @@ def fold_sms(pages: Iterable[AnyPage], *, zone: tzinfo) -> SmsTally:
     jobs = 0
     counts = _SmsCounts(zone)
     hour_keys: dict[Any, int] = {}
-    columns = SmsColumnCounter()
+    columns = SmsColumnCounter(counts.hour_of)
     for any_page in pages:
         jobs += len(any_page)
-        if isinstance(any_page, ColumnPage):
-            combos_of_page = columns.count(any_page)
-            if combos_of_page is not None:
-                counts.add_combos(combos_of_page)
-                if len(columns) > _HOUR_KEYS_HELD:
-                    counts.add_hour_keys(columns.take_hour_keys())
-                continue
+        if isinstance(any_page, ColumnPage) and columns.count(any_page):
+            if len(columns) > _HOUR_KEYS_HELD:
+                counts.add_hour_keys(columns.take_hour_keys())
+            continue
         page = any_page.records() if isinstance(any_page, ColumnPage) else any_page
         combos: RawCombos = {}
         counted = _count_sms_page(page, combos, hour_keys)
@@ -341,6 +338,7 @@ def fold_sms(pages: Iterable[AnyPage], *, zone: tzinfo) -> SmsTally:
             counts.add_hour_keys(hour_keys)
             hour_keys.clear()
     counts.add_hour_keys(hour_keys)
+    counts.add_combos(columns.take_combos())
     counts.add_hour_keys(columns.take_hour_keys())
     return SmsTally(
         jobs=jobs,
