@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import dataclasses
 import sys
 import threading
 import time
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         silence_logs()
         limited = get_settings()
-        unlimited = limited.model_copy(update={"sms_rate_limit_mps": 0.0})
+        unlimited = dataclasses.replace(limited, sms_rate_limit_mps=0.0)
         key = f"{limited.sms_rate_limit_key}:{limited.sms_provider}"
         admin = redis.Redis.from_url(redis_url)
 

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from courier.chat.access import chat_access_from_settings
+from courier.chat.authorizer_request import AuthorizerRequest
 from courier.chat.tokens import InvalidToken
-from courier.chat.websocket_events import AuthorizerRequest
 from courier.observability import logger
 from courier.settings import get_settings
 
@@ -26,7 +26,7 @@ def _policy(principal: str, effect: str, resource: str) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = AuthorizerRequest.model_validate(event)
+    request = AuthorizerRequest.from_event(event)
     try:
         claims = chat_access_from_settings(get_settings()).redeem_ticket(request.ticket)
     except InvalidToken as refused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -113,7 +114,7 @@ def test_a_capped_sender_leaves_the_rest_of_the_budget_to_the_others(redis_url: 
     shared = Settings(
         redis_url=redis_url, sms_rate_limit_mps=20, sms_rate_limit_key=f"test:rate:{uuid.uuid4()}"
     )
-    bulk = build_rate_limiter(shared.model_copy(update={"sms_rate_limit_share": 0.5}))
+    bulk = build_rate_limiter(dataclasses.replace(shared, sms_rate_limit_share=0.5))
     transactional = build_rate_limiter(shared)
 
     # When bulk sends six messages as fast as it is let through

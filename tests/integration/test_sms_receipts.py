@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -70,7 +71,7 @@ def _consumer() -> ReceiptConsumer:
     dead_letters = settings.sms_dead_letter_queue_url.replace(
         "courier-sms-transactional-dlq", "courier-sms-events-dlq"
     )
-    status_settings = settings.model_copy(update={"sms_dead_letter_queue_url": dead_letters})
+    status_settings = dataclasses.replace(settings, sms_dead_letter_queue_url=dead_letters)
     return ReceiptConsumer(
         SmsStatusStore.from_settings(settings), SqsQueues.from_settings(status_settings)
     )
@@ -226,7 +227,7 @@ def test_a_receipt_meeting_a_throttled_table_waits_on_the_events_queue(
         "courier-sms-transactional-dlq", "courier-sms-events-dlq"
     )
     queues = SqsQueues.from_settings(
-        settings.model_copy(update={"sms_dead_letter_queue_url": dead_letters})
+        dataclasses.replace(settings, sms_dead_letter_queue_url=dead_letters)
     )
     consumer = ReceiptConsumer(ThrottledTable(), queues)  # type: ignore[arg-type]
 

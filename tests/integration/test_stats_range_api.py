@@ -8,6 +8,7 @@ by the repository for the other days; the cache is the real Redis, or a closed p
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 import time
@@ -393,11 +394,10 @@ def test_a_redis_that_accepts_but_never_answers_costs_one_short_timeout(stack: S
     silent.listen(16)
     try:
         port = silent.getsockname()[1]
-        settings = get_settings().model_copy(
-            update={
-                "redis_url": f"redis://127.0.0.1:{port}/0",
-                "stats_cache_timeout_seconds": 0.2,
-            }
+        settings = dataclasses.replace(
+            get_settings(),
+            redis_url=f"redis://127.0.0.1:{port}/0",
+            stats_cache_timeout_seconds=0.2,
         )
         store_days(stack.database, {"2026-10-05": (4, 4)})
         cached = stats_wiring.cached_history(stack.database, settings=settings)

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from pydantic import ValidationError
-
-from courier.chat.tokens import ChatClaims, InvalidToken
+from courier.chat.tokens import ChatClaims, InvalidClaims, InvalidToken
 
 if TYPE_CHECKING:
     from courier.chat.revocations import RevocationList
@@ -67,7 +65,7 @@ class ChatAccess:
         # Never past the token's own expiry.
         expires_at = min(now + self._ticket_ttl, claims.exp)
         ticket = secrets.token_urlsafe(TICKET_BYTES)
-        self._tickets.put(ticket, claims.model_dump_json(), expires_at=expires_at)
+        self._tickets.put(ticket, claims.to_json(), expires_at=expires_at)
         return IssuedTicket(
             ticket=ticket,
             expires_at=datetime.fromtimestamp(expires_at, UTC),
@@ -90,8 +88,8 @@ class ChatAccess:
         if stored is None:
             raise InvalidToken("unknown, used or expired ticket")
         try:
-            claims = ChatClaims.model_validate_json(stored)
-        except ValidationError:
+            claims = ChatClaims.from_json(stored)
+        except InvalidClaims:
             raise InvalidToken("unreadable ticket") from None
         self._refuse_revoked(claims)
         return claims

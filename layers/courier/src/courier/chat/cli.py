@@ -128,10 +128,9 @@ def _describe(loc: tuple[int | str, ...], problem: str) -> str:
 
 def _token(args: argparse.Namespace) -> int:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-    from pydantic import ValidationError
 
     from courier.chat.room_access import grants_every_room
-    from courier.chat.tokens import TokenSigner, token_signer_from_settings
+    from courier.chat.tokens import InvalidClaims, TokenSigner, token_signer_from_settings
     from courier.settings import get_settings
 
     try:
@@ -160,9 +159,9 @@ def _token(args: argparse.Namespace) -> int:
             now=now,
             allow_all_rooms=args.all_rooms,
         )
-    except ValidationError as exc:
+    except InvalidClaims as exc:
         # Name the bad arguments only; the messages state the rule, not the value.
-        problems = "; ".join(_describe(e["loc"], e["msg"]) for e in exc.errors(include_url=False))
+        problems = "; ".join(_describe(where, rule) for where, rule in exc.problems)
         raise _UsageError(problems) from None
     print(token)
     expires = datetime.fromtimestamp(int(now.timestamp()) + args.ttl, UTC)

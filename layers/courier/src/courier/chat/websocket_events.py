@@ -1,4 +1,4 @@
-"""The parts of API Gateway WebSocket events the chat handlers read, as pydantic models."""
+"""What the chat route handlers read of API Gateway WebSocket events, as pydantic models."""
 
 from __future__ import annotations
 
@@ -46,18 +46,6 @@ class AuthorizerContext(_Lenient):
 
     def room_patterns(self) -> tuple[str, ...]:
         return tuple(str(r) for r in json.loads(self.rooms))
-
-
-class AuthorizerRequest(_Lenient):
-    """A REQUEST authorizer call for the WebSocket API's $connect route."""
-
-    method_arn: str = Field(alias="methodArn")
-    query: dict[str, str] | None = Field(alias="queryStringParameters", default=None)
-
-    @property
-    def ticket(self) -> str:
-        """`?ticket=`: the single-use ticket bought with a chat token (POST /api/chat/tickets)."""
-        return (self.query or {}).get("ticket", "")
 
 
 def ok() -> dict[str, Any]:

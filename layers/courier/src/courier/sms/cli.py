@@ -13,6 +13,7 @@ invalid or failed, 2 for usage errors.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -217,12 +218,12 @@ def _opt_out(args: argparse.Namespace) -> int:
     if not re.fullmatch(E164_PATTERN, args.number):
         raise _UsageError("number must be in E.164 form, e.g. +821012345678")
     settings = get_settings()
-    overrides = {
+    overrides: dict[str, Any] = {
         "sms_opt_out_table": args.table or settings.sms_opt_out_table,
         "aws_endpoint_url": args.endpoint_url
         or os.environ.get("AWS_ENDPOINT_URL", settings.aws_endpoint_url),
     }
-    opt_outs = OptOutList.from_settings(settings.model_copy(update=overrides))
+    opt_outs = OptOutList.from_settings(dataclasses.replace(settings, **overrides))
     masked = mask_phone(args.number)
     if args.action == "add":
         opt_outs.opt_out(args.number, source="cli")

@@ -16,6 +16,7 @@ usage errors (an unreadable --stack among them).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -169,7 +170,7 @@ def _settings(args: argparse.Namespace, kind: QueueKind) -> Settings:
     ):
         if flag:
             overrides[field] = flag
-    return settings.model_copy(update=overrides)
+    return dataclasses.replace(settings, **overrides)
 
 
 def _stack_outputs(stack: str, endpoint_url: str) -> dict[str, str]:

@@ -8,18 +8,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
+    from courier.dynamodb_tables import ClientTable
     from courier.settings import Settings
 
 
 class OptOutList:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table | ClientTable) -> None:
         self._table = table
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OptOutList:
-        from courier.dynamodb_tables import dynamodb_table
+        from courier.dynamodb_tables import client_table
 
-        return cls(dynamodb_table(settings, settings.sms_opt_out_table))
+        return cls(client_table(settings, settings.sms_opt_out_table))
 
     def is_opted_out(self, phone_number: str) -> bool:
         item = self._table.get_item(

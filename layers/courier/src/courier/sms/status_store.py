@@ -20,6 +20,7 @@ from courier.sms.status import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
+    from courier.dynamodb_tables import ClientTable
     from courier.settings import Settings
 
 
@@ -123,7 +124,9 @@ class SmsStatusStore:
     jobs newest first, then read by `pk` (`jobs_by_phone_key`).
     """
 
-    def __init__(self, table: Table, *, day_shards: int, timezone: str, ttl_days: int) -> None:
+    def __init__(
+        self, table: Table | ClientTable, *, day_shards: int, timezone: str, ttl_days: int
+    ) -> None:
         self._table = table
         self._day_shards = day_shards
         self._tz = ZoneInfo(timezone)
@@ -131,10 +134,10 @@ class SmsStatusStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmsStatusStore:
-        from courier.dynamodb_tables import dynamodb_table
+        from courier.dynamodb_tables import client_table
 
         return cls(
-            dynamodb_table(settings, settings.sms_messages_table),
+            client_table(settings, settings.sms_messages_table),
             day_shards=settings.sms_day_shards,
             timezone=settings.service_timezone,
             ttl_days=settings.sms_status_ttl_days,

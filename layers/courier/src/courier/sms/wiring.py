@@ -84,23 +84,18 @@ def build_sender(
     rate_limiter: RateLimiter | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> SmsSender:
-    import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from courier.dynamodb_tables import dynamodb_client_config
+    from courier.dynamodb_tables import dynamodb_client
     from courier.sms.delivery import SmsSender
     from courier.sms.opt_out import OptOutList
     from courier.sms.phone_keys import phone_keys_from_settings
     from courier.sms.providers import build_provider
     from courier.sms.status_store import SmsStatusStore
 
+    # One DynamoDB client for the idempotency records, the status store and the opt-out list.
     idempotency_store = DynamoDBPersistenceLayer(
-        table_name=settings.sms_idempotency_table,
-        boto3_client=boto3.client(
-            "dynamodb",
-            endpoint_url=settings.aws_endpoint_url or None,
-            config=dynamodb_client_config(),
-        ),
+        table_name=settings.sms_idempotency_table, boto3_client=dynamodb_client(settings)
     )
     return SmsSender(
         provider=provider or build_provider(settings),
