@@ -93,6 +93,7 @@ ASL_VALIDATOR := npx --no-install asl-validator
 # The pipeline (docs/pipeline.md): its workflows and the bootstrap stack's template.
 WORKFLOWS          := $(sort $(wildcard .github/workflows/*.yml))
 BOOTSTRAP_TEMPLATE := pipeline/bootstrap.yaml
+CFN_TEMPLATES      := template.yaml $(BOOTSTRAP_TEMPLATE)
 ACTIONLINT := $(TOOLS)/ghlint/bin/actionlint
 ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
 
@@ -222,15 +223,17 @@ sam-validate: $(SAM_STAMP)
 	@echo "==> sam validate --lint"
 	$(SAM) validate --lint --template-file template.yaml --region $(AWS_DEFAULT_REGION)
 
+# Both templates (the app's and the pipeline's bootstrap stack) in one process each: cfn-lint
+# and checkov spend most of their time starting up (their rule sets), not checking a file.
 # With the serverless rules (cfn-lint-serverless: DLQs, log retention, tracing, star actions...);
-# each finding the template accepts is ignored on its resource with the reason beside it.
+# each finding a template accepts is ignored on its resource with the reason beside it.
 cfn-lint: $(VENV_STAMP)
-	@echo "==> cfn-lint (+ cfn_lint_serverless.rules)"
-	$(VBIN)/cfn-lint -a cfn_lint_serverless.rules --regions $(AWS_DEFAULT_REGION) -- template.yaml
+	@echo "==> cfn-lint (+ cfn_lint_serverless.rules) $(CFN_TEMPLATES)"
+	$(VBIN)/cfn-lint -a cfn_lint_serverless.rules --regions $(AWS_DEFAULT_REGION) -- $(CFN_TEMPLATES)
 
 checkov: $(CHECKOV_STAMP)
-	@echo "==> checkov"
-	$(CHECKOV) $(CHECKOV_FLAGS) --file template.yaml
+	@echo "==> checkov $(CFN_TEMPLATES)"
+	$(CHECKOV) $(CHECKOV_FLAGS) $(addprefix --file ,$(CFN_TEMPLATES))
 
 # cfn-lint cannot see DefinitionUri files (SAM turns them into S3 locations), so the state
 # machines get their own check: asl-validator (schema, dangling Next/Default targets,
@@ -261,11 +264,9 @@ workflow-lint: $(GHLINT_STAMP)
 	$(ZIZMOR) --offline --no-progress $(WORKFLOWS) || failed="$$failed zizmor"; \
 	if [ -n "$$failed" ]; then echo "workflow lint failed:$$failed" >&2; exit 1; fi
 
-# The pipeline's bootstrap stack (pipeline/bootstrap.yaml): cfn-lint and checkov.
-bootstrap-lint: $(VENV_STAMP) $(CHECKOV_STAMP)
-	@echo "==> cfn-lint + checkov $(BOOTSTRAP_TEMPLATE)"
-	$(VBIN)/cfn-lint --regions $(AWS_DEFAULT_REGION) -- $(BOOTSTRAP_TEMPLATE)
-	$(CHECKOV) $(CHECKOV_FLAGS) --file $(BOOTSTRAP_TEMPLATE)
+# The pipeline's bootstrap stack (pipeline/bootstrap.yaml): the cfn-lint and checkov runs above
+# check it with template.yaml (make runs each of them once however many targets name it).
+bootstrap-lint: cfn-lint checkov
 
 # ---- build -----------------------------------------------------------------
 build: $(SAM_STAMP)
