@@ -290,7 +290,8 @@ pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server mariadb-server  # SAM_STAMP: the
 # longest, runs at normal priority and the others niced, so they fill the cores pytest leaves
 # idle rather than slow it. Each step's output goes to a file, printed whole when the step ends
 # with its time; every step runs even when another fails, so one CI run shows all problems; the
-# target fails if any step failed.
+# target fails if any step failed. Each step's line gives its CPU time too (user+sys of the
+# processes it waited for, from bash's `times`): the budget two cores give is 2 s a second.
 TEST_STEPS := pytest lint validate build
 test:
 	@start=$$(date +%s); failed=""; \
@@ -303,19 +304,21 @@ test:
 	  niceness=10; [ $$step = pytest ] && niceness=0; \
 	  ( t0=$$(date +%s); rc=0; \
 	    nice -n $$niceness $(MAKE) -k $$step > "$$dir/$$step.log" 2>&1 < /dev/null || rc=$$?; \
-	    echo "$$rc $$(( $$(date +%s) - t0 ))" > "$$dir/$$step.tmp"; mv "$$dir/$$step.tmp" "$$dir/$$step.done" ) & \
+	    times > "$$dir/$$step.times"; \
+	    cpu=$$(awk 'NR == 2 { split($$1, u, "m"); split($$2, s, "m"); printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$$dir/$$step.times"); \
+	    echo "$$rc $$(( $$(date +%s) - t0 )) $$cpu" > "$$dir/$$step.tmp"; mv "$$dir/$$step.tmp" "$$dir/$$step.done" ) & \
 	done; \
 	pending=" $(TEST_STEPS) "; \
 	while [ -n "$${pending// /}" ]; do \
 	  sleep 1; \
 	  for step in $$pending; do \
 	    [ -f "$$dir/$$step.done" ] || continue; \
-	    read -r rc secs < "$$dir/$$step.done"; \
+	    read -r rc secs cpu < "$$dir/$$step.done"; \
 	    if [ "$$rc" = 0 ]; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
 	    echo "=================== make $$step ($$res) ==================="; \
 	    cat "$$dir/$$step.log"; \
-	    echo "--- make $$step: $$res in $${secs}s"; \
-	    summary+=("--- make $$step: $$res in $${secs}s"); \
+	    echo "--- make $$step: $$res in $${secs}s (cpu $${cpu}s user+sys)"; \
+	    summary+=("--- make $$step: $$res in $${secs}s (cpu $${cpu}s user+sys)"); \
 	    pending="$${pending/ $$step / }"; \
 	  done; \
 	done; \
