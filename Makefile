@@ -93,6 +93,7 @@ ASL_VALIDATOR := npx --no-install asl-validator
 # The pipeline (docs/pipeline.md): its workflows and the bootstrap stack's template.
 WORKFLOWS          := $(sort $(wildcard .github/workflows/*.yml))
 BOOTSTRAP_TEMPLATE := pipeline/bootstrap.yaml
+CFN_TEMPLATES      := template.yaml $(BOOTSTRAP_TEMPLATE)
 ACTIONLINT := $(TOOLS)/ghlint/bin/actionlint
 ZIZMOR     := $(TOOLS)/ghlint/bin/zizmor
 
@@ -222,15 +223,17 @@ sam-validate: $(SAM_STAMP)
 	@echo "==> sam validate --lint"
 	$(SAM) validate --lint --template-file template.yaml --region $(AWS_DEFAULT_REGION)
 
+# Both templates (the app's and the pipeline's bootstrap stack) in one process each: cfn-lint
+# and checkov spend most of their time starting up (their rule sets), not checking a file.
 # With the serverless rules (cfn-lint-serverless: DLQs, log retention, tracing, star actions...);
-# each finding the template accepts is ignored on its resource with the reason beside it.
+# each finding a template accepts is ignored on its resource with the reason beside it.
 cfn-lint: $(VENV_STAMP)
-	@echo "==> cfn-lint (+ cfn_lint_serverless.rules)"
-	$(VBIN)/cfn-lint -a cfn_lint_serverless.rules --regions $(AWS_DEFAULT_REGION) -- template.yaml
+	@echo "==> cfn-lint (+ cfn_lint_serverless.rules) $(CFN_TEMPLATES)"
+	$(VBIN)/cfn-lint -a cfn_lint_serverless.rules --regions $(AWS_DEFAULT_REGION) -- $(CFN_TEMPLATES)
 
 checkov: $(CHECKOV_STAMP)
-	@echo "==> checkov"
-	$(CHECKOV) $(CHECKOV_FLAGS) --file template.yaml
+	@echo "==> checkov $(CFN_TEMPLATES)"
+	$(CHECKOV) $(CHECKOV_FLAGS) $(addprefix --file ,$(CFN_TEMPLATES))
 
 # cfn-lint cannot see DefinitionUri files (SAM turns them into S3 locations), so the state
 # machines get their own check: asl-validator (schema, dangling Next/Default targets,
@@ -261,11 +264,9 @@ workflow-lint: $(GHLINT_STAMP)
 	$(ZIZMOR) --offline --no-progress $(WORKFLOWS) || failed="$$failed zizmor"; \
 	if [ -n "$$failed" ]; then echo "workflow lint failed:$$failed" >&2; exit 1; fi
 
-# The pipeline's bootstrap stack (pipeline/bootstrap.yaml): cfn-lint and checkov.
-bootstrap-lint: $(VENV_STAMP) $(CHECKOV_STAMP)
-	@echo "==> cfn-lint + checkov $(BOOTSTRAP_TEMPLATE)"
-	$(VBIN)/cfn-lint --regions $(AWS_DEFAULT_REGION) -- $(BOOTSTRAP_TEMPLATE)
-	$(CHECKOV) $(CHECKOV_FLAGS) --file $(BOOTSTRAP_TEMPLATE)
+# The pipeline's bootstrap stack (pipeline/bootstrap.yaml): the cfn-lint and checkov runs above
+# check it with template.yaml (make runs each of them once however many targets name it).
+bootstrap-lint: cfn-lint checkov
 
 # ---- build -----------------------------------------------------------------
 build: $(SAM_STAMP)
@@ -289,7 +290,8 @@ pytest: $(VENV_STAMP) $(SAM_STAMP) redis-server mariadb-server  # SAM_STAMP: the
 # longest, runs at normal priority and the others niced, so they fill the cores pytest leaves
 # idle rather than slow it. Each step's output goes to a file, printed whole when the step ends
 # with its time; every step runs even when another fails, so one CI run shows all problems; the
-# target fails if any step failed.
+# target fails if any step failed. Each step's line gives its CPU time too (user+sys of the
+# processes it waited for, from bash's `times`): the budget two cores give is 2 s a second.
 TEST_STEPS := pytest lint validate build
 test:
 	@start=$$(date +%s); failed=""; \
@@ -302,19 +304,21 @@ test:
 	  niceness=10; [ $$step = pytest ] && niceness=0; \
 	  ( t0=$$(date +%s); rc=0; \
 	    nice -n $$niceness $(MAKE) -k $$step > "$$dir/$$step.log" 2>&1 < /dev/null || rc=$$?; \
-	    echo "$$rc $$(( $$(date +%s) - t0 ))" > "$$dir/$$step.tmp"; mv "$$dir/$$step.tmp" "$$dir/$$step.done" ) & \
+	    times > "$$dir/$$step.times"; \
+	    cpu=$$(awk 'NR == 2 { split($$1, u, "m"); split($$2, s, "m"); printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$$dir/$$step.times"); \
+	    echo "$$rc $$(( $$(date +%s) - t0 )) $$cpu" > "$$dir/$$step.tmp"; mv "$$dir/$$step.tmp" "$$dir/$$step.done" ) & \
 	done; \
 	pending=" $(TEST_STEPS) "; \
 	while [ -n "$${pending// /}" ]; do \
 	  sleep 1; \
 	  for step in $$pending; do \
 	    [ -f "$$dir/$$step.done" ] || continue; \
-	    read -r rc secs < "$$dir/$$step.done"; \
+	    read -r rc secs cpu < "$$dir/$$step.done"; \
 	    if [ "$$rc" = 0 ]; then res=ok; else res=FAILED; failed="$$failed $$step"; fi; \
 	    echo "=================== make $$step ($$res) ==================="; \
 	    cat "$$dir/$$step.log"; \
-	    echo "--- make $$step: $$res in $${secs}s"; \
-	    summary+=("--- make $$step: $$res in $${secs}s"); \
+	    echo "--- make $$step: $$res in $${secs}s (cpu $${cpu}s user+sys)"; \
+	    summary+=("--- make $$step: $$res in $${secs}s (cpu $${cpu}s user+sys)"); \
 	    pending="$${pending/ $$step / }"; \
 	  done; \
 	done; \

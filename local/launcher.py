@@ -72,8 +72,13 @@ class LocalRuntime:
         seed: bool = True,
         log: Log = print,
         ministack_env: dict[str, str] | None = None,
+        remove_files_in_background: bool = False,
     ) -> None:
         self._port = port
+        # Every function worker MiniStack starts unpacks the layer (~90 MB, ~5,300 files) into
+        # the run's directory; after the e2e suite removing it all takes ~30 s, which the suite
+        # need not wait for (`make dev` does: it says so when it is done).
+        self._remove_in_background = remove_files_in_background
         # Added to MiniStack's environment, which its function workers inherit (the e2e suite
         # records the functions' AWS calls this way).
         self._ministack_env = dict(ministack_env or {})
@@ -215,15 +220,30 @@ class LocalRuntime:
 
     # ---- stop
     def stop(self) -> None:
-        stop_process_group(self._ministack)
-        self._ministack = None
-        self._redis.close()
+        # Each step logs its time, as the start's do: a slow stop shows which process held it.
+        with self._step("MiniStack stopped"):
+            stop_process_group(self._ministack)
+            self._ministack = None
+        with self._step("redis-server stopped"):
+            self._redis.close()
         if self.database is not None:
-            self.database.close()
-            self.database = None
+            with self._step("MariaDB stopped"):
+                self.database.close()
+                self.database = None
         if self._state_file is not None:
             with suppress(FileNotFoundError):
                 self._state_file.unlink()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._workdir is not None and self._remove_in_background:
+            # `rm` detached by a shell that exits at once (nothing of ours left to reap), in a
+            # session of its own: it goes on after this process ends; Ctrl-C does not stop it.
+            subprocess.run(
+                ["sh", "-c", 'rm -rf -- "$1" </dev/null >/dev/null 2>&1 &', "sh", self._workdir],
+                check=True,
+                start_new_session=True,
+            )
+            self._log(f"  temporary files being removed in the background: {self._workdir}")
             self._workdir = None
+        if self._workdir is not None:
+            with self._step("temporary files removed"):
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.template import template_resources
+from local.template import template_resource
 
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"
@@ -17,7 +17,7 @@ ACCOUNT = "123456789012"
 
 def create_table_from_template(client: Any, logical_id: str, table_name: str) -> None:
     """Create a moto table with the key schema and indexes that template.yaml declares."""
-    props = template_resources()[logical_id]["Properties"]
+    props = template_resource(logical_id)["Properties"]
     kwargs: dict[str, Any] = {
         "TableName": table_name,
         "KeySchema": props["KeySchema"],

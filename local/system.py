@@ -81,14 +81,15 @@ class LocalSystem:
         )
         return env
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
+        """A boto3 client of the emulator; `config` (a botocore Config) replaces the default."""
         from botocore.config import Config
 
         session: Any = self._session()
         return session.client(
             service,
             endpoint_url=self.endpoint,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+            config=config or Config(retries={"max_attempts": 3, "mode": "standard"}),
         )
 
     def client_resource(self, service: str) -> Any:

@@ -18,5 +18,6 @@ from local.redis_server import redis_server as redis_server
 from local.template import EVENTS as EVENTS
 from local.template import load_event as load_event
 from local.template import template as template
+from local.template import template_resource as template_resource
 from local.template import template_resources as template_resources
 from local.toolchain import ROOT as ROOT

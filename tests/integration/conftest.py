@@ -10,7 +10,6 @@ import pytest
 from moto import mock_aws
 
 from courier.data.connections import Database, open_database, shared_database
-from courier.data.migrations import apply_migrations
 from courier.settings import Settings, get_settings
 from courier.stats import wiring as stats_wiring
 from local.mariadb_server import MariaDbServer, mariadb_server
@@ -22,6 +21,7 @@ from tests.harness import (
     template_resources,
 )
 from tests.iam_check import plugin as iam_check_plugin
+from tests.integration.migrated_database import MigratedDatabase
 from tests.integration.stats_day import (
     BUCKET,
     CHAT_SHARDS,
@@ -156,14 +156,19 @@ def empty_database(mariadb: MariaDbServer) -> MariaDbServer:
     return mariadb
 
 
+@pytest.fixture(scope="session")
+def migrated_database(mariadb: MariaDbServer) -> MigratedDatabase:
+    return MigratedDatabase(mariadb)
+
+
 @pytest.fixture
-def database(empty_database: MariaDbServer) -> Iterator[Database]:
-    """The routing database on the writer and reader accounts, migrated to the latest version."""
-    settings = Settings(
-        database_url=empty_database.writer_url, database_reader_url=empty_database.reader_url
-    )
+def database(migrated_database: MigratedDatabase, mariadb: MariaDbServer) -> Iterator[Database]:
+    """The routing database on the writer and reader accounts, migrated to the latest version and
+    without rows (migrated once per worker, emptied between tests: tests/integration/
+    migrated_database.py)."""
+    settings = Settings(database_url=mariadb.writer_url, database_reader_url=mariadb.reader_url)
     db = open_database(settings)
-    apply_migrations(db.writer_factory)
+    migrated_database.prepare(db)
     yield db
     db.close()
 

@@ -33,7 +33,7 @@ from tests.harness import (
     REGION,
     ROOT,
     FakeLambdaContext,
-    template_resources,
+    template_resource,
 )
 from tests.integration.stats_day import (
     BUCKET,
@@ -170,7 +170,7 @@ def deployment(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy
             "MapMaxConcurrency": "3",
         }
         # Fill exactly the substitutions the template declares (a missing one fails here).
-        declared = template_resources()["DailyStatsStateMachine"]["Properties"][
+        declared = template_resource("DailyStatsStateMachine")["Properties"][
             "DefinitionSubstitutions"
         ]
         definition = (ROOT / "statemachines/daily_stats.asl.json").read_text()

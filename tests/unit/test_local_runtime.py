@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,29 @@ def test_the_build_is_reused_only_while_its_inputs_are_unchanged(tmp_path: Path)
     (root / "layers" / "courier" / "requirements.txt").write_text("redis==5\n")
     third = build_inputs_digest(target, root)
     assert len({first, second, third, build_inputs_digest(("3.12", target[1]), root)}) == 4
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["make dev", "e2e suite"])
+def test_stop_removes_the_runs_files_in_the_background_only_when_asked(
+    tmp_path: Path, background: bool
+) -> None:
+    # Given a runtime whose run directory holds files (as the unpacked layers of its workers)
+    from local.launcher import LocalRuntime
+
+    workdir = tmp_path / "courier-local-run"
+    (workdir / "worker" / "layer").mkdir(parents=True)
+    (workdir / "worker" / "layer" / "module.py").write_text("x = 1\n")
+    lines: list[str] = []
+    runtime = LocalRuntime(log=lines.append, remove_files_in_background=background)
+    runtime._workdir = str(workdir)  # as start() sets it
+    # When it stops
+    runtime.stop()
+    # Then make dev's stop has removed them when it returns; the e2e suite's shortly after
+    if not background:
+        assert not workdir.exists()
+        assert any("temporary files removed" in line for line in lines)
+    deadline = time.monotonic() + 10
+    while workdir.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not workdir.exists()
+    assert any(str(workdir) in line for line in lines) == background

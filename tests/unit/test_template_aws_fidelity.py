@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from tests.harness import REGION, template, template_resources
+from tests.harness import REGION, template, template_resource, template_resources
 
 
 def _statements(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -193,7 +193,7 @@ def test_a_fixed_name_changes_with_every_create_only_property_that_is_set() -> N
 
 
 def test_the_cache_name_follows_its_subnets_in_both_network_modes() -> None:
-    name = template_resources()["RedisCache"]["Properties"]["ServerlessCacheName"]
+    name = template_resource("RedisCache")["Properties"]["ServerlessCacheName"]
     assert _mentions(name, "PrivateSubnetA")
     assert _mentions(name, "ExistingSubnetIds")
     # courier-<8 hex of the stack id>-<17 hex of the subnet id>: 34 of ElastiCache's 40

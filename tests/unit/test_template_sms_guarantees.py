@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from courier.settings import Settings
-from tests.harness import template_resources
+from tests.harness import template_resource, template_resources
 
 SENDERS = {
     "SmsTransactionalSenderFunction": "SmsTransactionalQueue",
@@ -16,7 +16,7 @@ SENDERS = {
 
 
 def _environment(function: str) -> dict[str, Any]:
-    variables: dict[str, Any] = template_resources()[function]["Properties"]["Environment"][
+    variables: dict[str, Any] = template_resource(function)["Properties"]["Environment"][
         "Variables"
     ]
     return variables
@@ -47,7 +47,7 @@ def test_the_idempotency_record_outlives_every_way_a_job_can_come_back(
 
 
 def test_the_idempotency_table_expires_records_on_the_attribute_powertools_writes() -> None:
-    table = template_resources()["SmsIdempotencyTable"]["Properties"]
+    table = template_resource("SmsIdempotencyTable")["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
