@@ -263,7 +263,7 @@ def run_jobs(
     with sms_stack(overrides) as stack, EmulatorMeter().installed() as meter:
         import receipts
         import sender
-        from courier.dynamodb_tables import _resource
+        from courier.dynamodb_tables import _client, _resource
         from courier.observability import logger
         from courier.sms.receipt_consumer import receipt_consumer
         from courier.sms.wiring import sms_consumer
@@ -271,6 +271,7 @@ def run_jobs(
         sms_consumer.cache_clear()
         receipt_consumer.cache_clear()
         _resource.cache_clear()
+        _client.cache_clear()  # the SMS stores' shared client: built anew for this run's stack
         counter = CallCounter(tally)
         for handler in logger.handlers:
             if hasattr(handler, "setStream"):

@@ -144,7 +144,9 @@ def world(aws_env: None, monkeypatch: pytest.MonkeyPatch, redis: RedisServer) ->
         events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
         events.register_first("before-send.dynamodb", throttle)
         events.register_first("before-send.pinpoint-sms-voice-v2.SendTextMessage", provider)
-        dynamodb_tables._resource.cache_clear()  # built again on this session, with the hooks
+        # The shared client and resource, built again on this session, with the hooks
+        dynamodb_tables._resource.cache_clear()
+        dynamodb_tables._client.cache_clear()
         stack.opt_out(OPTED_OUT)
         for name, value in {
             "SMS_PROVIDER": "end-user-messaging",
@@ -157,6 +159,7 @@ def world(aws_env: None, monkeypatch: pytest.MonkeyPatch, redis: RedisServer) ->
         get_settings.cache_clear()
         yield World(stack, clock, provider, throttle, redis)
         dynamodb_tables._resource.cache_clear()
+        dynamodb_tables._client.cache_clear()
         boto3.setup_default_session()
     logger.setLevel(previous_level)
 
