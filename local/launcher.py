@@ -75,9 +75,9 @@ class LocalRuntime:
         remove_files_in_background: bool = False,
     ) -> None:
         self._port = port
-        # Every function worker MiniStack starts unpacks the layer (~90 MB, ~5,300 files) into
-        # the run's directory; after the e2e suite removing it all takes ~30 s, which the suite
-        # need not wait for (`make dev` does: it says so when it is done).
+        # The run's directory holds MiniStack's state, its function workers and the layer they
+        # share (~90 MB, ~5,300 files): removing it is seconds the e2e suite need not wait for
+        # (`make dev` does: it says so when it is done).
         self._remove_in_background = remove_files_in_background
         # Added to MiniStack's environment, which its function workers inherit (the e2e suite
         # records the functions' AWS calls this way).
@@ -115,13 +115,17 @@ class LocalRuntime:
         # MariaDB starts and is migrated in a thread while the steps below run.
         self.database = LocalDatabase()
         self.database.start_in_background()
-        with self._step("redis-server and MiniStack started"):
-            self.redis = RedisServer("--logfile", str(workdir / "redis.log"))
-            self._redis.callback(self.redis.close)
-            self.redis.start()
-            redis_url = self.redis.url
-            redis_port = self.redis.port
-            self._ministack = self._start_ministack(tools, port, redis_port, workdir)
+        # redis-server starts in a thread too: a new cluster-mode node reports cluster_state:ok
+        # only ~2 s after start-up, and nothing needs it before the deploy is done (MiniStack
+        # only hands its address out).
+        self.redis = RedisServer("--logfile", str(workdir / "redis.log"))
+        self._redis.callback(self.redis.close)
+        starting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-start")
+        self._redis.callback(starting.shutdown)
+        redis_started = starting.submit(self.redis.start)
+        redis_url = self.redis.url
+        with self._step("MiniStack started"):
+            self._ministack = self._start_ministack(tools, port, self.redis.port, workdir)
         # The build needs neither process: it runs while MiniStack starts.
         with self._step("sam build (layer for the host Python)") as step:
             if not build(tools, workdir):
@@ -141,6 +145,8 @@ class LocalRuntime:
         with self._step("sam deploy --config-env local"):
             deploy(tools, system)
             system.outputs = stack_outputs(system)
+        with self._step("redis-server ready (started meanwhile)"):
+            redis_started.result()
         # The web upload (a process of its own) runs while the repairs and the seeding do.
         with ThreadPoolExecutor(max_workers=1) as background:
             web_upload = background.submit(upload_web, tools, system)
