@@ -132,8 +132,6 @@ class LocalRuntime:
                 step.append("inputs unchanged, reused .aws-sam/local/build")
         with self._step("MiniStack answering"):
             wait_until(lambda: self._ministack_ready(endpoint), timeout=60, what="MiniStack")
-        with self._step("MariaDB started and migrated"):
-            self.database.wait()
         system = LocalSystem(
             endpoint=endpoint,
             redis_url=redis_url,
@@ -145,8 +143,10 @@ class LocalRuntime:
         with self._step("sam deploy --config-env local"):
             deploy(tools, system)
             system.outputs = stack_outputs(system)
-        with self._step("redis-server ready (started meanwhile)"):
+        # Neither is needed before the functions run: the deploy only hands their addresses out.
+        with self._step("redis-server ready, MariaDB migrated (started meanwhile)"):
             redis_started.result()
+            self.database.wait()
         # The web upload (a process of its own) runs while the repairs and the seeding do.
         with ThreadPoolExecutor(max_workers=1) as background:
             web_upload = background.submit(upload_web, tools, system)
