@@ -24,7 +24,6 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -41,7 +40,6 @@ OVERLAY_LAYER_NAME = f"{STACK_NAME}-courier-hot-reload"
 # A change to these needs `sam build` (wheels, template): reported, never applied.
 REBUILD_INPUTS = ("pyproject.toml", "uv.lock", "layers/courier/requirements.txt", "template.yaml")
 POLL_SECONDS = 0.5
-RELOAD_WORKERS = 8
 
 
 def function_files(folder: Path) -> list[Path]:
@@ -230,12 +228,10 @@ class HotReloader:
         started = time.monotonic()
         payload = function_zip(self._root / code_uri)
         names = self._deployed.by_folder[code_uri]
-        self._each(
-            names,
-            lambda name: _retry_conflicts(
+        for name in names:
+            _retry_conflicts(
                 partial(self._lambda.update_function_code, FunctionName=name, ZipFile=payload)
-            ),
-        )
+            )
         self._done(code_uri, names, started)
 
     def reload_layer(self) -> None:
@@ -247,8 +243,7 @@ class HotReloader:
             Content={"ZipFile": overlay_layer_zip(self._root / LAYER_SOURCE)},
         )
         overlay_arn = published["LayerVersionArn"]
-
-        def attach(name: str) -> None:
+        for name in self._deployed.layered:
             current = self._lambda.get_function_configuration(FunctionName=name)
             layers = [
                 layer["Arn"]
@@ -262,16 +257,7 @@ class HotReloader:
                     Layers=[*layers, overlay_arn],
                 )
             )
-
-        self._each(self._deployed.layered, attach)
         self._done(str(LAYER_SOURCE), self._deployed.layered, started)
-
-    def _each(self, names: list[str], update: Callable[[str], Any]) -> None:
-        """`update` for every function at once: each call waits on the emulator dropping that
-        function's warm workers, so one after another the layer's ~25 took most of its reload."""
-        with ThreadPoolExecutor(max_workers=RELOAD_WORKERS) as pool:
-            for _ in pool.map(update, names):
-                pass
 
     def _done(self, what: str, names: list[str], started: float) -> None:
         self.reloads += 1
