@@ -31,6 +31,16 @@ class Invocation:
     function_error: str | None
     log_tail: str
 
+    @classmethod
+    def of(cls, response: dict[str, Any], payload: str) -> Invocation:
+        """From an Invoke answer's fields (the log tail base64 in `LogResult`, as Lambda sends)."""
+        log = response.get("LogResult")
+        return cls(
+            payload=payload,
+            function_error=response.get("FunctionError"),
+            log_tail=base64.b64decode(log).decode(errors="replace") if log else "",
+        )
+
     def json(self) -> Any:
         return json.loads(self.payload) if self.payload else None
 
@@ -65,12 +75,7 @@ def invoke(system: LocalSystem, logical_id: str, event_file: Path) -> Invocation
     if completed.returncode != 0:
         raise InvokeFailed(completed.stderr.strip() or f"exit {completed.returncode}")
     response: dict[str, Any] = json.loads(completed.stdout)
-    log = response.get("LogResult")
-    return Invocation(
-        payload=response.get("Payload", ""),
-        function_error=response.get("FunctionError"),
-        log_tail=base64.b64decode(log).decode(errors="replace") if log else "",
-    )
+    return Invocation.of(response, response.get("Payload", ""))
 
 
 def invoke_function(system: LocalSystem, function_name: str, event_file: Path) -> Invocation:
@@ -87,12 +92,7 @@ def invoke_function(system: LocalSystem, function_name: str, event_file: Path) -
         LogType="Tail",
         Payload=event_file.read_bytes(),
     )
-    log = response.get("LogResult")
-    return Invocation(
-        payload=response["Payload"].read().decode(),
-        function_error=response.get("FunctionError"),
-        log_tail=base64.b64decode(log).decode(errors="replace") if log else "",
-    )
+    return Invocation.of(dict(response), response["Payload"].read().decode())
 
 
 def command(system: LocalSystem, logical_id: str, event_file: Path) -> int:
