@@ -67,7 +67,7 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun
         seed=True,
         log=print,
         ministack_env=ministack_env(record_dir),
-        remove_files_in_background=True,  # GBs of unpacked layers: not on the suite's clock
+        remove_files_in_background=True,  # the run directory: not on the suite's clock
     )
     with runtime:
         yield runtime

@@ -48,15 +48,20 @@ def _state(server: MariaDbServer) -> dict[str, Any]:
         connection.close()
 
 
+def _freshly_migrated(server: MariaDbServer) -> tuple[MigratedDatabase, Database, dict[str, Any]]:
+    """A worker's first test: its database as the migration leaves it, and that state."""
+    reuse = MigratedDatabase(server)
+    server.reset_database()
+    first = _database(server)
+    reuse.prepare(first)
+    return reuse, first, _state(server)
+
+
 def test_rows_a_test_left_are_gone_and_counters_restart_for_the_next(
     mariadb: MariaDbServer,
 ) -> None:
     # Given a freshly migrated database as the first test of a worker gets it
-    reuse = MigratedDatabase(mariadb)
-    mariadb.reset_database()
-    first = _database(mariadb)
-    reuse.prepare(first)
-    fresh = _state(mariadb)
+    reuse, first, fresh = _freshly_migrated(mariadb)
     # And a test that wrote rows (moving the audit log's AUTO_INCREMENT on)
     with first.write_transaction() as cursor:
         _audit_row(cursor, "first")
@@ -100,11 +105,7 @@ def test_a_test_that_changed_the_schema_leaves_the_next_a_database_migrated_afre
     mariadb: MariaDbServer, change: str
 ) -> None:
     # Given a migrated database
-    reuse = MigratedDatabase(mariadb)
-    mariadb.reset_database()
-    first = _database(mariadb)
-    reuse.prepare(first)
-    fresh = _state(mariadb)
+    reuse, first, fresh = _freshly_migrated(mariadb)
     # And a test that changed its schema or yoyo's records
     admin = mariadb.admin_connection()
     try:
@@ -127,11 +128,7 @@ def test_a_test_that_changed_the_schema_leaves_the_next_a_database_migrated_afre
 
 def test_an_unmigrated_database_is_migrated(mariadb: MariaDbServer) -> None:
     # Given a worker whose last test left the database empty (the empty_database fixture)
-    reuse = MigratedDatabase(mariadb)
-    mariadb.reset_database()
-    first = _database(mariadb)
-    reuse.prepare(first)
-    fresh = _state(mariadb)
+    reuse, first, fresh = _freshly_migrated(mariadb)
     first.close()
     mariadb.reset_database()
 

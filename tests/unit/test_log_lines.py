@@ -5,19 +5,11 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from courier.observability import logger
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "courier-dev-SmsTransactionalSender"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:x"
-    aws_request_id: str = "5d1c1c7e-0000-4000-8000-000000000001"
+from local.moto_stack import FakeLambdaContext
 
 
 @pytest.fixture
@@ -39,12 +31,12 @@ def test_a_line_ties_to_its_invocation_and_leaves_out_what_the_log_group_says(
         logger.info("sms sent", extra={"job_id": "job-1"})
 
     # When it logs a line
-    handler({}, FakeContext())
+    handler({}, FakeLambdaContext())
 
     # Then the line keeps the request id, the cold start flag and its own keys, and not the
     # function's name, ARN or memory (the log group, one per function, says those)
     line = json.loads(lines.getvalue().splitlines()[-1])
-    assert line["function_request_id"] == FakeContext.aws_request_id
+    assert line["function_request_id"] == FakeLambdaContext.aws_request_id
     assert "cold_start" in line
     assert (line["message"], line["job_id"], line["service"]) == ("sms sent", "job-1", "courier")
     assert not {"function_name", "function_arn", "function_memory_size"} & set(line)
