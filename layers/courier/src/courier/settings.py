@@ -245,9 +245,7 @@ class Settings:
 
 
 def _as_float(value: object) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, int | float | str):
         return float(value)
     raise TypeError(f"expected a number, got {type(value).__name__}")
 
