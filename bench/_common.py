@@ -70,7 +70,6 @@ LAMBDA_LIKE_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "SERVICE_TIMEZONE": "Asia/Seoul",
     "SMS_MESSAGES_TABLE": "SmsMessages",
-    "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
     "SMS_OPT_OUT_TABLE": "SmsOptOuts",
     "SMS_PROVIDER": "sandbox",
     "SMS_RATE_LIMIT_MPS": "0",

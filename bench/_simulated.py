@@ -176,7 +176,13 @@ class SimulatedStatusStore:
     def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
         return self._keys.day_shard_keys(job_id, at)
 
-    def record(self, change: StatusChange, *, describe: dict[str, object] | None = None) -> bool:
+    def record(
+        self,
+        change: StatusChange,
+        *,
+        describe: dict[str, object] | None = None,
+        always: dict[str, object] | None = None,
+    ) -> bool:
         from courier.sms.status import STATUS_RANK
 
         rank = STATUS_RANK[change.status]

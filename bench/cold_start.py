@@ -61,7 +61,6 @@ FUNCTIONS: dict[str, tuple[str, str, str, dict[str, str]]] = {
         "events/sms/sender-valid.json",
         {
             "AWS_LAMBDA_FUNCTION_NAME": "courier-sms-transactional-sender",
-            "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
             "SMS_OPT_OUT_TABLE": "SmsOptOuts",
             "SMS_DEAD_LETTER_QUEUE_URL": (
                 f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/courier-sms-transactional-dlq"

@@ -259,6 +259,9 @@ def simulated_runs(
     return ours_runs, base_runs, settings.sms_send_concurrency
 
 
+BASELINE_IDEMPOTENCY_TABLE = "BaselineIdempotency"
+
+
 def moto_runs(runs: int) -> tuple[list[Sample], list[Sample]]:
     """Secondary: both handlers on moto DynamoDB (CPU in this process, under the GIL)."""
     import boto3
@@ -275,6 +278,13 @@ def moto_runs(runs: int) -> tuple[list[Sample], list[Sample]]:
 
         silence_logs()
         settings = get_settings()
+        # The baseline keeps Powertools' records in a table of their own, as its guide shows.
+        boto3.client("dynamodb").create_table(
+            TableName=BASELINE_IDEMPOTENCY_TABLE,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         ours_provider = SandboxProvider(latency_seconds=LATENCY_MS / 1000)
         base_provider = SandboxProvider(latency_seconds=LATENCY_MS / 1000)
         consumer = build_consumer(settings, provider=ours_provider)
@@ -284,7 +294,7 @@ def moto_runs(runs: int) -> tuple[list[Sample], list[Sample]]:
             status=SmsStatusStore.from_settings(settings),
             opt_outs=OptOutList.from_settings(settings),
             idempotency_store=DynamoDBPersistenceLayer(
-                table_name=settings.sms_idempotency_table, boto3_client=boto3.client("dynamodb")
+                table_name=BASELINE_IDEMPOTENCY_TABLE, boto3_client=boto3.client("dynamodb")
             ),
         )
 

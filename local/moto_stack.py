@@ -111,7 +111,6 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table_from_template(dynamodb, "SmsMessagesTable", "SmsMessages")
-        create_table_from_template(dynamodb, "SmsIdempotencyTable", "SmsIdempotency")
         create_table_from_template(dynamodb, "SmsOptOutTable", "SmsOptOuts")
         sqs = boto3.client("sqs", region_name=REGION)
         stack = SmsStack(sqs=sqs, dynamodb=dynamodb)
@@ -119,7 +118,6 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
             stack.queue_urls[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
         for name, value in {
             "SMS_MESSAGES_TABLE": "SmsMessages",
-            "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
             "SMS_OPT_OUT_TABLE": "SmsOptOuts",
             # The phone lookup key as a plain value (the stack has PhoneLookupKeySecret).
             "SMS_PHONE_KEY": "local-phone-lookup-key-0123456789abcdef",

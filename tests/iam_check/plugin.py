@@ -48,7 +48,7 @@ JUSTIFIED: list[tuple[str, str, str, str]] = [
     (
         "Sms*SenderFunction",
         "dynamodb:GetItem",
-        "*:table/SmsIdempotency",
+        "*:table/SmsMessages",
         "SmsSender reads an INPROGRESS record to age it (an interrupted delivery: exercised by "
         "tests/faults, which this check does not record), and Powertools reads the record when "
         "a failed conditional put returns no item",

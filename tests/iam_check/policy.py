@@ -28,7 +28,6 @@ SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
 # Logical id -> the physical name the integration tests create (tests/harness.py, conftest.py).
 PHYSICAL = {
     "SmsMessagesTable": "SmsMessages",
-    "SmsIdempotencyTable": "SmsIdempotency",
     "SmsOptOutTable": "SmsOptOuts",
     "ChatConnectionsTable": "ChatConnections",
     "ChatMessagesTable": "ChatMessages",

@@ -53,11 +53,10 @@ DATA_PLANE = ("dynamodb:", "sqs:", "s3:", "sns:", "execute-api:")
 
 CONNECTIONS = "ChatApi/POST/@connections/*"
 IDEMPOTENCY = {
-    # Powertools' DynamoDBPersistenceLayer: read, conditional put, save result, delete on failure.
-    ("dynamodb:GetItem", "SmsIdempotencyTable"),
-    ("dynamodb:PutItem", "SmsIdempotencyTable"),
-    ("dynamodb:UpdateItem", "SmsIdempotencyTable"),
-    ("dynamodb:DeleteItem", "SmsIdempotencyTable"),
+    # courier.sms.job_claims: the claim read back, and a failed attempt's release (the claim's
+    # put and the result are updates, as SmsStatusStore.record's are).
+    ("dynamodb:GetItem", "SmsMessagesTable"),
+    ("dynamodb:DeleteItem", "SmsMessagesTable"),
 }
 
 
@@ -135,7 +134,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     # launcher's queue, opt-outs checked and statuses counted in batches).
     "AdminApiFunction": {
         ("dynamodb:GetItem", "SmsMessagesTable"),
-        ("dynamodb:GetItem", "SmsIdempotencyTable"),
         *(
             (action, queue)
             for queue in (

@@ -46,9 +46,15 @@ def test_the_idempotency_record_outlives_every_way_a_job_can_come_back(
     assert Settings().sms_idempotency_ttl_seconds > longest_stay
 
 
-def test_the_idempotency_table_expires_records_on_the_attribute_powertools_writes() -> None:
-    table = template_resource("SmsIdempotencyTable")["Properties"]
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+def test_the_job_records_holding_the_claims_outlive_the_idempotency_window() -> None:
+    # Given the messages table's TTL attribute and the status records' lifetime
+    table = template_resource("SmsMessagesTable")["Properties"]
+    settings = Settings()
+
+    # Then the item that holds a job's claim (courier.sms.job_claims) expires on the attribute
+    # the status store writes, and not before the claim's own window ends
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert settings.sms_status_ttl_days * 86400 > settings.sms_idempotency_ttl_seconds
 
 
 @pytest.mark.parametrize("function", SENDERS)

@@ -55,7 +55,6 @@ class Settings:
 
     # SMS storage
     sms_messages_table: str = "SmsMessages"
-    sms_idempotency_table: str = "SmsIdempotency"
     sms_opt_out_table: str = "SmsOptOuts"
     sms_dead_letter_queue_url: str = ""
     sms_status_ttl_days: int = _knob(default=90, ge=1)

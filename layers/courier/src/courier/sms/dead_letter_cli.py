@@ -64,9 +64,9 @@ def add_dlq_parser(commands: Any) -> argparse.ArgumentParser:
         where.add_argument("--stack", help="CloudFormation stack whose outputs name the queues")
         where.add_argument("--dlq-url", help="the dead-letter queue URL")
         where.add_argument("--source-queue-url", help="the queue its messages go back to")
-        where.add_argument("--messages-table", help="status table (default: $SMS_MESSAGES_TABLE)")
         where.add_argument(
-            "--idempotency-table", help="idempotency table (default: $SMS_IDEMPOTENCY_TABLE)"
+            "--messages-table",
+            help="job records: statuses and idempotency claims (default: $SMS_MESSAGES_TABLE)",
         )
         where.add_argument("--endpoint-url", help="AWS endpoint for emulators")
         parser.add_argument(
@@ -158,7 +158,6 @@ def _settings(args: argparse.Namespace, kind: QueueKind) -> Settings:
             (dlq_field, dlq_output),
             (source_field, source_output),
             ("sms_messages_table", "SmsMessagesTableName"),
-            ("sms_idempotency_table", "SmsIdempotencyTableName"),
         ):
             if output in outputs:
                 overrides[field] = outputs[output]
@@ -166,7 +165,6 @@ def _settings(args: argparse.Namespace, kind: QueueKind) -> Settings:
         (dlq_field, args.dlq_url),
         (source_field, args.source_queue_url),
         ("sms_messages_table", args.messages_table),
-        ("sms_idempotency_table", args.idempotency_table),
     ):
         if flag:
             overrides[field] = flag

@@ -94,7 +94,11 @@ class OptOuts(Protocol):
 
 class StatusRecorder(Protocol):
     def record(
-        self, change: StatusChange, *, describe: dict[str, object] | None = None
+        self,
+        change: StatusChange,
+        *,
+        describe: dict[str, object] | None = None,
+        always: dict[str, object] | None = None,
     ) -> bool: ...
 
     def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]: ...
@@ -216,10 +220,17 @@ class SmsSender:
             parts=result.get("parts", 0),
             deduplicated=result.get("deduplicated", False),
         )
-        # Written on replays too: a crash after the send but before this write is healed by the
-        # redelivery, which gets the saved result instead of calling the provider again.
-        self._record(job, result)
+        # A store that keeps its record in the job's item (courier.sms.job_claims) wrote the
+        # status with the result, in one write. Otherwise, and on replays: a crash after the send
+        # but before this write is healed by the redelivery, which gets the saved result instead
+        # of calling the provider again.
+        if not self._status_written_with_result(job.job_id):
+            self._record(job, result)
         return outcome
+
+    def _status_written_with_result(self, job_id: str) -> bool:
+        take = getattr(self._idempotency_store, "take_recorded", None)
+        return bool(take(job_id)) if callable(take) else False
 
     def _settle_unsaved(
         self, job: SmsJob, payload: dict[str, Any], error: Exception
@@ -391,12 +402,14 @@ def record_result(
     result: dict[str, Any],
     *,
     phone_keys: PhoneKeys | None = None,
+    always: dict[str, object] | None = None,
 ) -> None:
     """Write a send result (`status`, `at`, `parts`, ... as `send` returns it) as its status.
 
     With `phone_keys` the record carries `phone_key`, the keyed hash of the number that the
     admin console's lookup by number queries (the `by_phone` index); the number itself is
-    stored masked only.
+    stored masked only. `always` is written with it whatever the status's rank (the claim that
+    completes with this write, courier.sms.job_claims).
     """
     at = datetime.fromisoformat(result["at"])
     status.record(
@@ -421,4 +434,7 @@ def record_result(
             "created_at": at.isoformat(timespec="milliseconds"),
             **status.day_shard_keys(job.job_id, at),
         },
+        # Only when given: the in-memory recorders of the local runtime and the benchmarks
+        # keep no claim.
+        **({"always": always} if always else {}),
     )

@@ -1,7 +1,8 @@
-"""DynamoDB adapter for the redrive's checks: a job's status record and its idempotency record.
+"""DynamoDB adapter for the redrive's checks: a job's status and its idempotency claim.
 
-The idempotency record is read through Powertools' own persistence layer, keyed exactly as the
-sender keys it (courier.sms.delivery's IDEMPOTENCY_KEY_* constants), so the two cannot drift.
+Both live in the job's SmsMessages item; the claim is read through the sender's own persistence
+layer (courier.sms.job_claims, configured with courier.sms.delivery's IDEMPOTENCY_KEY_*
+constants), so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class TableJobHistory:
-    """Answers `JobHistory.facts` from the SmsMessages and SmsIdempotency tables."""
+    """Answers `JobHistory.facts` from the job's SmsMessages item."""
 
     def __init__(self, status_store: SmsStatusStore, idempotency: BasePersistenceLayer) -> None:
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -37,20 +38,23 @@ class TableJobHistory:
     @classmethod
     def from_settings(cls, settings: Settings) -> TableJobHistory:
         import boto3
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
         from courier.dynamodb_tables import dynamodb_client_config
+        from courier.sms.job_claims import JobClaimStore
         from courier.sms.status_store import SmsStatusStore
 
+        status = SmsStatusStore.from_settings(settings)
         return cls(
-            SmsStatusStore.from_settings(settings),
-            DynamoDBPersistenceLayer(
-                table_name=settings.sms_idempotency_table,
-                boto3_client=boto3.client(
+            status,
+            JobClaimStore(
+                table_name=settings.sms_messages_table,
+                client=boto3.client(
                     "dynamodb",
                     endpoint_url=settings.aws_endpoint_url or None,
                     config=dynamodb_client_config(),
                 ),
+                status=status,
+                status_ttl_days=settings.sms_status_ttl_days,
             ),
         )
 

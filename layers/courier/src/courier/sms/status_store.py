@@ -154,12 +154,19 @@ class SmsStatusStore:
             "sk_time": f"{_iso(at)}#{job_id}",
         }
 
-    def record(self, change: StatusChange, *, describe: dict[str, object] | None = None) -> bool:
+    def record(
+        self,
+        change: StatusChange,
+        *,
+        describe: dict[str, object] | None = None,
+        always: dict[str, object] | None = None,
+    ) -> bool:
         """Apply `change` unless the record already holds a later or higher-ranked state.
 
         `describe` carries the job's own facts (parts, priority, day keys...). They are written even
-        when the status change loses to a receipt that got there first. Returns whether the status
-        changed.
+        when the status change loses to a receipt that got there first, as is `always` (written
+        as given, replacing what is stored: the sender's idempotency claim, courier.sms.job_claims).
+        Returns whether the status changed.
 
         One conditional UpdateItem whether or not the record exists yet: it creates the record
         (the sender's first write, or a receipt that got there first) or moves it on. A put first
@@ -179,15 +186,23 @@ class SmsStatusStore:
         }
         key = {"pk": f"JOB#{change.job_id}"}
         facts = {k: v for k, v in (describe or {}).items() if v is not None}
-        return self._update(key, assignments, facts)
+        return self._update(key, assignments, facts, always or {})
 
     def _update(
-        self, key: dict[str, str], assignments: dict[str, object], facts: dict[str, object]
+        self,
+        key: dict[str, str],
+        assignments: dict[str, object],
+        facts: dict[str, object],
+        always: dict[str, object],
     ) -> bool:
         from botocore.exceptions import ClientError
 
         sets, names, values = _set_clauses(assignments, "s", overwrite=True)
         fact_sets, fact_names, fact_values = _set_clauses(facts, "f", overwrite=False)
+        always_sets, always_names, always_values = _set_clauses(always, "a", overwrite=True)
+        fact_sets += always_sets
+        fact_names.update(always_names)
+        fact_values.update(always_values)
         try:
             self._table.update_item(
                 Key=key,
@@ -216,7 +231,8 @@ class SmsStatusStore:
 
     def get(self, job_id: str) -> JobRecord | None:
         item = self._table.get_item(Key={"pk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
-        if item is None:
+        if item is None or "status" not in item:
+            # No item, or only the sender's claim (courier.sms.job_claims): no status yet.
             return None
         data: dict[str, Any] = {k: _from_dynamo(v) for k, v in item.items()}
         return JobRecord(

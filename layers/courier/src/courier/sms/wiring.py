@@ -84,31 +84,36 @@ def build_sender(
     rate_limiter: RateLimiter | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> SmsSender:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
     from courier.dynamodb_tables import dynamodb_client
     from courier.sms.delivery import SmsSender
+    from courier.sms.job_claims import JobClaimStore
     from courier.sms.opt_out import OptOutList
     from courier.sms.phone_keys import phone_keys_from_settings
     from courier.sms.providers import build_provider
     from courier.sms.status_store import SmsStatusStore
 
-    # One DynamoDB client for the idempotency records, the status store and the opt-out list.
-    idempotency_store = DynamoDBPersistenceLayer(
-        table_name=settings.sms_idempotency_table, boto3_client=dynamodb_client(settings)
+    # One DynamoDB client for the job records (claims and statuses) and the opt-out list.
+    status = SmsStatusStore.from_settings(settings)
+    # Read once here, per execution environment (the consumer is built once).
+    phone_keys = phone_keys_from_settings(settings)
+    claims = JobClaimStore(
+        table_name=settings.sms_messages_table,
+        client=dynamodb_client(settings),
+        status=status,
+        status_ttl_days=settings.sms_status_ttl_days,
+        phone_keys=phone_keys,
     )
     return SmsSender(
         provider=provider or build_provider(settings),
-        status=SmsStatusStore.from_settings(settings),
+        status=status,
         opt_outs=OptOutList.from_settings(settings),
         rate_limiter=rate_limiter or build_rate_limiter(settings),
-        idempotency_store=idempotency_store,
+        idempotency_store=claims,
         max_parts=settings.sms_max_parts,
         schedule_horizon=timedelta(days=settings.sms_schedule_horizon_days),
         idempotency_ttl_seconds=settings.sms_idempotency_ttl_seconds,
         in_progress_stale_seconds=settings.sms_in_progress_stale_seconds,
-        # Read once here, per execution environment (the consumer is built once).
-        phone_keys=phone_keys_from_settings(settings),
+        phone_keys=phone_keys,
         **({"clock": clock} if clock is not None else {}),
     )
 
