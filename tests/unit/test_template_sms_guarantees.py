@@ -46,10 +46,20 @@ def test_the_idempotency_record_outlives_every_way_a_job_can_come_back(
     assert Settings().sms_idempotency_ttl_seconds > longest_stay
 
 
-def test_the_job_records_holding_the_claims_outlive_the_idempotency_window() -> None:
-    # Given the messages table's TTL attribute and the status records' lifetime
+@pytest.mark.parametrize("function", SENDERS)
+def test_the_job_records_holding_the_claims_outlive_the_idempotency_window(
+    function: str,
+) -> None:
+    # Given the messages table's TTL attribute and the sender's settings as deployed
     table = template_resource("SmsMessagesTable")["Properties"]
-    settings = Settings()
+    environment = _environment(function)
+    settings = Settings.from_env(
+        {
+            name: environment[name]
+            for name in ("SMS_IDEMPOTENCY_TTL_SECONDS", "SMS_STATUS_TTL_DAYS")
+            if name in environment
+        }
+    )
 
     # Then the item that holds a job's claim (courier.sms.job_claims) expires on the attribute
     # the status store writes, and not before the claim's own window ends

@@ -121,7 +121,9 @@ class SmsStatusStore:
     queries (one per shard) without a scan; `provider_message_id` is kept for reading, not
     indexed (receipts name their job in the message Context); `phone_key` (a keyed hash of the
     number, courier.sms.phone_keys) and `sk_time` feed `by_phone`, a KEYS_ONLY index: a number's
-    jobs newest first, then read by `pk` (`jobs_by_phone_key`).
+    jobs newest first, then read by `pk` (`jobs_by_phone_key`). The sender's idempotency claim
+    lives in the same item under `claim*` names (courier.sms.job_claims); an item holding only a
+    claim has no `status` and is not a job record yet (`get` answers None).
     """
 
     def __init__(
