@@ -185,7 +185,7 @@ def sms_bodies(page_size: int) -> list[bytes]:
     from courier.sms.status_store import SmsStatusStore
 
     # Only its key functions are used: no table behind it.
-    store = SmsStatusStore(cast(Any, None), day_shards=1, timezone="Asia/Seoul", ttl_days=1)
+    store = SmsStatusStore(cast(Any, None), timezone="Asia/Seoul", ttl_days=1)
     return [
         json.dumps(
             {

@@ -29,6 +29,9 @@ def create_table_from_template(client: Any, logical_id: str, table_name: str) ->
             {k: v for k, v in index.items() if k in {"IndexName", "KeySchema", "Projection"}}
             for index in props["GlobalSecondaryIndexes"]
         ]
+    stream = props.get("StreamSpecification")
+    if stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **stream}
     client.create_table(**kwargs)
 
 

@@ -42,6 +42,7 @@ from tests.integration.stats_day import (
     Stack,
     receipt,
     seed_chat,
+    count_stream,
     seed_sms,
     sent,
     utc,
@@ -312,6 +313,7 @@ def test_overlapping_executions_of_a_day_each_publish_their_own_partials(
     def b_runs_the_same_day_with_one_more_job() -> None:
         # Just before A publishes, a job of the day is recorded and B runs the whole day
         sent(SmsStatusStore.from_settings(get_settings()), "between-runs", utc("2026-11-24T06:00"))
+        count_stream()
         outputs.append(deployment.run({"date": DAY}))
 
     deployment.before["StatsPublish"] = b_runs_the_same_day_with_one_more_job
@@ -343,6 +345,7 @@ def test_the_schedule_recounts_the_days_late_receipts_changed(
         utc("2026-11-26T01:00"),
         "DELIVERED",
     )
+    count_stream()  # the counter moves the job from SENT to DELIVERED in the 24th's partials
     monkeypatch.setattr(stats_wiring, "system_clock", lambda: NOW + timedelta(days=2))
     execution = deployment.run({})
 
