@@ -281,8 +281,10 @@ class SimulatedTable:
         old = self.items.get(job)
         item = dict(old or {"pk": f"JOB#{job}"})
         rank = RANK[status]
-        if "status_rank" not in item or item["status_rank"] < rank or (
-            item["status_rank"] == rank and item["status_at"] < at.isoformat()
+        if (
+            "status_rank" not in item
+            or item["status_rank"] < rank
+            or (item["status_rank"] == rank and item["status_at"] < at.isoformat())
         ):
             item.update(status=status, status_rank=rank, status_at=at.isoformat())
             if status == "FAILED":
