@@ -116,6 +116,7 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
         create_table_from_template(dynamodb, "SmsMessagesTable", "SmsMessages")
         create_table_from_template(dynamodb, "SmsIdempotencyTable", "SmsIdempotency")
         create_table_from_template(dynamodb, "SmsOptOutTable", "SmsOptOuts")
+        create_table_from_template(dynamodb, "SmsStatsPartialsTable", "SmsStatsPartials")
         sqs = boto3.client("sqs", region_name=REGION)
         stack = SmsStack(sqs=sqs, dynamodb=dynamodb)
         for name in SMS_QUEUES:
@@ -124,6 +125,7 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
             "SMS_MESSAGES_TABLE": "SmsMessages",
             "SMS_IDEMPOTENCY_TABLE": "SmsIdempotency",
             "SMS_OPT_OUT_TABLE": "SmsOptOuts",
+            "SMS_STATS_PARTIALS_TABLE": "SmsStatsPartials",
             # The phone lookup key as a plain value (the stack has PhoneLookupKeySecret).
             "SMS_PHONE_KEY": "local-phone-lookup-key-0123456789abcdef",
             "SMS_DEAD_LETTER_QUEUE_URL": stack.queue_urls["courier-sms-transactional-dlq"],

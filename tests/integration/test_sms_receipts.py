@@ -126,7 +126,8 @@ def test_receipt_before_the_sent_record_is_kept_and_the_sender_fills_in(
     item = sms_stack.status_items()["otp-20261125-0001"]
     assert item["status"] == "DELIVERED"
     assert item["parts"] == 1
-    assert item["sk_time"].endswith("#otp-20261125-0001") and item["day"]
+    assert item["sk_time"].endswith("#otp-20261125-0001")
+    assert item["day"]
 
 
 def test_receipts_naming_no_job_or_malformed_are_dead_lettered_with_their_reasons(

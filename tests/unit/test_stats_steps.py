@@ -73,8 +73,12 @@ def sms(status: str, hour_utc: int, parts: int = 1, reason: str | None = None) -
 
 
 SMS_RECORDS = {
-    DAY: [sms("DELIVERED", 15, 2), sms("FAILED", 3, 1, "OPTED_OUT"), sms("SENT", 14)]
-    + [sms("DELIVERED", 0)],
+    DAY: [
+        sms("DELIVERED", 15, 2),
+        sms("FAILED", 3, 1, "OPTED_OUT"),
+        sms("SENT", 14),
+        sms("DELIVERED", 0),
+    ],
 }
 
 

@@ -116,7 +116,8 @@ def test_a_receipt_moves_the_job_between_statuses_without_adding_a_job() -> None
     assert {k: v for k, v in delta.by_status.items() if v} == {"FAILED": 1, "SENT": -1}
     assert {k: v for k, v in delta.parts_by_status.items() if v} == {"FAILED": 3, "SENT": -3}
     assert dict(delta.failed_by_reason) == {"CARRIER_UNREACHABLE": 1}
-    assert not any(delta.by_priority.values()) and not any(delta.by_hour.values())
+    assert not any(delta.by_priority.values())
+    assert not any(delta.by_hour.values())
 
 
 def test_images_without_status_or_sk_time_count_nothing() -> None:
@@ -194,7 +195,8 @@ def test_a_sum_below_zero_reads_as_zero() -> None:
     tally = tally_of(only_receipt.values())
 
     # Then SENT does not go below zero
-    assert tally.by_status == {"DELIVERED": 1} and tally.jobs == 0
+    assert tally.by_status == {"DELIVERED": 1}
+    assert tally.jobs == 0
 
 
 # ---- partials: exactly once over retries ------------------------------------------------------
@@ -203,11 +205,12 @@ def test_a_sum_below_zero_reads_as_zero() -> None:
 def changes_over_two_days() -> list[StreamChange]:
     """Receipts of yesterday's jobs and today's sends, in one batch."""
     yesterday = "2026-11-23T05:00:00.000+00:00"
+    sent, delivered = image(at=yesterday, job="y"), image("DELIVERED", at=yesterday, job="y")
     return [
-        StreamChange("a", "MODIFY", old=image(at=yesterday, job="y"), new=image("DELIVERED", at=yesterday, job="y")),
+        StreamChange("a", "MODIFY", old=sent, new=delivered),
         StreamChange("b", "INSERT", new=image(job="t1")),
         StreamChange("c", "INSERT", new=image(job="t2")),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_batch_writes_one_partial_per_day_keyed_by_its_first_record() -> None:
@@ -335,7 +338,12 @@ def simulate_jobs(rng: random.Random, jobs: int) -> SimulatedTable:
     return table
 
 
-def run_stream(rng: random.Random, stream: list[StreamChange], counter: SmsStatsCounter, store: MemoryPartials) -> None:  # fmt: skip
+Batch = list[StreamChange]
+
+
+def run_stream(
+    rng: random.Random, stream: Batch, counter: SmsStatsCounter, store: MemoryPartials
+) -> None:
     """Lambda's mapping: batches of the stream in order; an invocation may die after any of its
     writes, then the batch is retried whole or bisected; a success may be delivered again."""
     records = [change for change in stream if change.event_name != "REMOVE"]  # FilterCriteria
@@ -346,7 +354,9 @@ def run_stream(rng: random.Random, stream: list[StreamChange], counter: SmsStats
         position += size
 
 
-def attempt(rng: random.Random, batch: list[StreamChange], counter: SmsStatsCounter, store: MemoryPartials) -> None:  # fmt: skip
+def attempt(
+    rng: random.Random, batch: Batch, counter: SmsStatsCounter, store: MemoryPartials
+) -> None:
     if rng.random() < 0.3:
         store.crash_after = rng.randint(0, 4)
     try:
@@ -366,13 +376,16 @@ def attempt(rng: random.Random, batch: list[StreamChange], counter: SmsStatsCoun
 
 def fold_of_day(items: Iterable[dict[str, Any]], day: str) -> SmsTally:
     """Today's fold over the day's final items (those the by_day_shard index held)."""
+
+    def day_of(item: dict[str, Any]) -> str:
+        created = datetime.fromisoformat(item["sk_time"].partition("#")[0])
+        return created.astimezone(SEOUL).date().isoformat()
+
     page = [
         {key: item[key] for key in SMS_FIELDS if key in item}
         for item in items
-        if "status" in item
-        and "sk_time" in item
-        and datetime.fromisoformat(item["sk_time"].partition("#")[0]).astimezone(SEOUL).date().isoformat() == day
-    ]  # fmt: skip
+        if "status" in item and "sk_time" in item and day_of(item) == day
+    ]
     for record in page:
         record["parts"] = int(record["parts"])
     return fold_sms([page], zone=SEOUL)
@@ -383,7 +396,7 @@ def test_merged_partials_equal_the_fold_of_the_final_items(seed: int) -> None:
     # Given random jobs (claims, sends, receipts before and after the send, replays, expiries)
     rng = random.Random(seed)
     table = simulate_jobs(rng, jobs=150)
-    expired = {change.old["pk"] for change in table.stream if change.event_name == "REMOVE" and change.old}  # fmt: skip
+    removed = [c.old for c in table.stream if c.event_name == "REMOVE" and c.old is not None]
     store = MemoryPartials()
     counter = SmsStatsCounter(store, zone=SEOUL)
 
@@ -392,7 +405,6 @@ def test_merged_partials_equal_the_fold_of_the_final_items(seed: int) -> None:
 
     # Then each day's merged partials are today's fold over its final items (expired ones too:
     # a day's counts never shrink when its records expire)
-    final = list(table.items.values())
-    final += [c.old for c in table.stream if c.event_name == "REMOVE" and c.old and c.old["pk"] in expired]  # fmt: skip
+    final = [*table.items.values(), *(dict(old) for old in removed)]
     for day in ("2026-11-23", "2026-11-24"):
         assert counter.day_tally(day) == fold_of_day(final, day), day

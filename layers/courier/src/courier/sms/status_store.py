@@ -124,9 +124,7 @@ class SmsStatusStore:
     jobs newest first, then read by `pk` (`jobs_by_phone_key`).
     """
 
-    def __init__(
-        self, table: Table | ClientTable, *, timezone: str, ttl_days: int
-    ) -> None:
+    def __init__(self, table: Table | ClientTable, *, timezone: str, ttl_days: int) -> None:
         self._table = table
         self._tz = ZoneInfo(timezone)
         self._ttl = timedelta(days=ttl_days)
