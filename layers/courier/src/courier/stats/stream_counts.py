@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 from courier.stats.tallies import (
+    SMS_FIELDS,
     UNKNOWN_PRIORITY,
     UNKNOWN_REASON,
     UNKNOWN_STATUS,
@@ -35,6 +36,8 @@ from courier.stats.tallies import (
 )
 
 EventName = Literal["INSERT", "MODIFY", "REMOVE"]
+# What an image counts by: the fields today's fold read (`tallies.SMS_FIELDS`).
+COUNTED = SMS_FIELDS
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,60 @@
-"""The SmsMessages stream's Lambda event → the counter's `StreamChange`s (images deserialised)."""
+"""The SmsMessages stream's Lambda event → the counter's `StreamChange`s.
+
+Only the attributes the counts read are taken from each image (`stream_counts.COUNTED`): a
+status record holds ~18, and deserialising them all (Powertools' `StreamRecord.new_image`) was
+~30 µs a record, ten times the rest of the counter's work. Text and numbers are read here;
+any other type goes through Powertools' deserializer, so nothing is misread.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from courier.stats.stream_counts import EventName, StreamChange
+from courier.stats.stream_counts import COUNTED, EventName, StreamChange
 
 _NAMES: frozenset[str] = frozenset({"INSERT", "MODIFY", "REMOVE"})
+_DESERIALIZER = TypeDeserializer()
 
 
 class MalformedStreamEvent(ValueError):
     """A record without an event id, a known event name or its stream record."""
 
 
+def _value(wire: Mapping[str, Any]) -> Any:
+    if "S" in wire:
+        return wire["S"]
+    if "N" in wire:
+        return Decimal(wire["N"])
+    return _DESERIALIZER.deserialize(dict(wire))
+
+
+def counted_attributes(image: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The counted attributes of a wire-format image, as plain values (None: no image)."""
+    if not image:
+        return None
+    return {name: _value(image[name]) for name in COUNTED if name in image}
+
+
 def stream_changes(event: dict[str, Any]) -> list[StreamChange]:
-    """The batch's records in stream order, images as plain values (numbers as Decimal)."""
+    """The batch's records in stream order."""
     changes: list[StreamChange] = []
     for record in DynamoDBStreamEvent(event).records:
         name = record.event_name.name if record.event_name else None
-        stream = record.dynamodb
-        if not record.event_id or name not in _NAMES or stream is None:
+        stream = record.get("dynamodb")
+        if not record.event_id or name not in _NAMES or not isinstance(stream, dict):
             raise MalformedStreamEvent(f"not a DynamoDB stream record: {record.event_id!r}")
         event_name: EventName = name  # type: ignore[assignment]  # checked against _NAMES
         changes.append(
             StreamChange(
                 event_id=record.event_id,
                 event_name=event_name,
-                old=stream.old_image or None,
-                new=stream.new_image or None,
+                old=counted_attributes(stream.get("OldImage")),
+                new=counted_attributes(stream.get("NewImage")),
             )
         )
     return changes
