@@ -198,16 +198,32 @@ class ContributionReader:
 def count_changes(changes: Iterable[StreamChange], *, zone: tzinfo) -> dict[str, SmsDelta]:
     """The batch's deltas by day, days whose delta is zero left out. REMOVE records (TTL expiry,
     deletes) change nothing: a day's counts never shrink because its records expire."""
+    return _count(changes, zone)[0]
+
+
+def _count(
+    changes: Iterable[StreamChange], zone: tzinfo
+) -> tuple[dict[str, SmsDelta], dict[str, int]]:
+    """The deltas by day (zeros left out), and the records that touched each day."""
     read = ContributionReader(zone)
     days: dict[str, SmsDelta] = {}
+    records: Counter[str] = Counter()
     for change in changes:
         if change.event_name == "REMOVE":
             continue
-        for image, sign in ((change.new, 1), (change.old, -1)):
-            contribution = read(image)
+        new, old = read(change.new), read(change.old)
+        for contribution, sign in ((new, 1), (old, -1)):
             if contribution is not None:
-                days.setdefault(contribution.day, SmsDelta()).add(contribution, sign)
-    return {day: delta for day, delta in sorted(days.items()) if not delta.is_zero()}
+                delta = days.get(contribution.day)
+                if delta is None:
+                    delta = days[contribution.day] = SmsDelta()
+                delta.add(contribution, sign)
+        if new is not None:
+            records[new.day] += 1
+        if old is not None and (new is None or old.day != new.day):
+            records[old.day] += 1
+    deltas = {day: delta for day, delta in sorted(days.items()) if not delta.is_zero()}
+    return deltas, dict(records)
 
 
 class PartialsStore(Protocol):
@@ -251,8 +267,7 @@ class SmsStatsCounter:
         if not changes:
             return BatchCount(batch="", records=0, days={}, stale_deleted=0)
         batch = changes[0].event_id
-        deltas = count_changes(changes, zone=self._zone)
-        records = _records_by_day(changes, self._zone)
+        deltas, records = _count(changes, self._zone)
         earlier = self._store.batch_days(batch)
         days = frozenset(deltas)
         # The list first, as a superset of what may exist under this key once the puts are done.
@@ -273,14 +288,3 @@ class SmsStatsCounter:
     def day_tally(self, day: str) -> SmsTally:
         """The day's counts: every stored partial of it, merged."""
         return tally_of(self._store.day_partials(day))
-
-
-def _records_by_day(changes: Iterable[StreamChange], zone: tzinfo) -> dict[str, int]:
-    read = ContributionReader(zone)
-    counted: Counter[str] = Counter()
-    for change in changes:
-        if change.event_name == "REMOVE":
-            continue
-        days = {c.day for c in (read(change.new), read(change.old)) if c is not None}
-        counted.update(days)
-    return dict(counted)
