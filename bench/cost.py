@@ -325,7 +325,6 @@ def run_jobs(
 
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions" / "stats"))
         import counter as stats_counter
-
         from courier.dynamodb_tables import _client, _resource
         from courier.observability import logger
         from courier.sms.receipt_consumer import receipt_consumer

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import counter
 from botocore.config import Config
 
+import counter
 from courier.chat.message_store import MessageStore, StoredMessage
 from courier.data.connections import Database
 from courier.settings import get_settings
