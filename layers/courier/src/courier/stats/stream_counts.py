@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
@@ -157,7 +157,9 @@ def tally_of(deltas: Iterable[SmsDelta]) -> SmsTally:
     )
 
 
-def _day_and_hour_reader(zone: tzinfo) -> Any:
+def _day_and_hour_reader(zone: tzinfo) -> Callable[[str], tuple[str, int]]:
+    """The day and hour in `zone` of an hour key (`tallies._hour_key`), parsed once per key."""
+
     @lru_cache(maxsize=4096)
     def day_and_hour(key: str) -> tuple[str, int]:
         at = datetime.fromisoformat(key)
