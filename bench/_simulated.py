@@ -165,7 +165,6 @@ class SimulatedStatusStore:
         # Only for its pure helpers (day keys); it never touches its table here.
         self._keys = SmsStatusStore(
             cast("Any", None),
-            day_shards=settings.sms_day_shards,
             timezone=settings.service_timezone,
             ttl_days=settings.sms_status_ttl_days,
         )

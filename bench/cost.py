@@ -12,6 +12,12 @@ batch, End User Messaging's SNS publish per receipt, X-Ray (one trace per invoca
 Lambda duration (client CPU measured here without moto's share, plus 5 ms per AWS call at the
 consumer's concurrency). Two runs: full batches of 10, and a trickle of 1 job per batch.
 
+The stats: every INSERT/MODIFY record the two handlers left on the SmsMessages stream goes
+through the real SMS stats counter (`functions/stats/counter.py`) in stream batches: the
+mapping's BatchSize with full batches; with the trickle, the records of one batching window at
+`TRICKLE_JOBS_PER_SECOND` (modelled). Lambda's stream reads are free; the counter's own calls
+(the batch's days read, partials put) are counted like the handlers'.
+
 Idle: the template's resources under each environment's parameter_overrides, priced from
 bench/prices_ap_northeast_2.toml. The SMS provider's own per-message price is not included.
 
@@ -78,6 +84,9 @@ XRAY_LINE = (
     "XRAY TraceId: 1-5e1b4151-5ac6c58f5b5b5f5b5b5b5b5b\tSegmentId: 6b5b5b5b5b5b5b5b\t"
     "Sampled: true\n"
 )
+# The trickle's modelled arrival rate, for the stream counter's batches: at 1 job a second a
+# 30 s batching window holds ~30 jobs' records (with full batches, the mapping's BatchSize).
+TRICKLE_JOBS_PER_SECOND = 1.0
 # The environment whose parameters price the per-job figures (the one that sends the volume).
 PRICED_ENVIRONMENT = "prod"
 # The empty long polls (20 s) an SQS event source mapping keeps open while idle: five pollers.
@@ -246,6 +255,54 @@ def _sqs_requests(bodies: list[str]) -> int:
     return max(1, math.ceil(sum(len(b.encode()) for b in bodies) / SQS_CHUNK))
 
 
+@dataclass(frozen=True)
+class StreamMapping:
+    """The stats counter's stream mapping as the template sets it."""
+
+    batch_size: int
+    window_seconds: int
+
+    @classmethod
+    def of(cls, template: dict[str, Any]) -> StreamMapping:
+        props = template["Resources"]["SmsStatsCounterStream"]["Properties"]
+        return cls(int(props["BatchSize"]), int(props["MaximumBatchingWindowInSeconds"]))
+
+    def batch(self, records_per_job: float, *, trickle: bool) -> int:
+        """Records per invocation: full, or one window's worth at the trickle's rate."""
+        if not trickle:
+            return self.batch_size
+        window = records_per_job * TRICKLE_JOBS_PER_SECOND * self.window_seconds
+        return max(1, min(self.batch_size, math.ceil(window)))
+
+
+def _stream_records(reader: Any, table: str) -> list[dict[str, Any]]:
+    """Every INSERT/MODIFY record of `table`'s stream, as the mapping hands them over (read
+    through an unhooked client: Lambda's stream reads are free)."""
+    import boto3
+    from botocore.config import Config
+
+    streams = boto3.session.Session().client(
+        "dynamodbstreams",
+        region_name="ap-northeast-2",
+        config=Config(account_id_endpoint_mode="disabled"),  # moto: the regional endpoint only
+    )
+    arn = reader.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator: str | None = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += [
+                {**record, "eventSourceARN": arn}
+                for record in page["Records"]
+                if record["eventName"] in ("INSERT", "MODIFY")
+            ]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+    return records
+
+
 def run_jobs(
     jobs: int,
     batch: int,
@@ -253,44 +310,53 @@ def run_jobs(
     *,
     traced: bool,
     platform_logged: frozenset[str] = frozenset(),
+    stream: StreamMapping | None = None,
 ) -> RunResult:
-    """`jobs` jobs through the sender in batches of `batch`, then one receipt each."""
+    """`jobs` jobs through the sender in batches of `batch`, then one receipt each, then the
+    stream records they left through the stats counter."""
     overrides = {"SMS_SANDBOX_LATENCY_MS": "0", "SMS_RATE_LIMIT_MPS": "0"}
     tally = Tally()
-    stream = CountingStream()
+    logs = CountingStream()
     invocations: Counter[str] = Counter()
     client_cpu: defaultdict[str, float] = defaultdict(float)
     with sms_stack(overrides) as stack, EmulatorMeter().installed() as meter:
         import receipts
         import sender
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions" / "stats"))
+        import counter as stats_counter
         from courier.dynamodb_tables import _client, _resource
         from courier.observability import logger
         from courier.sms.receipt_consumer import receipt_consumer
         from courier.sms.wiring import sms_consumer
+        from courier.stats.wiring import sms_stats_counter
 
         sms_consumer.cache_clear()
         receipt_consumer.cache_clear()
+        sms_stats_counter.cache_clear()
         _resource.cache_clear()
         _client.cache_clear()  # the SMS stores' shared client: built anew for this run's stack
         counter = CallCounter(tally)
         for handler in logger.handlers:
             if hasattr(handler, "setStream"):
-                handler.setStream(stream)
+                handler.setStream(logs)
 
-        def invoke(function: str, handler: Any, event: dict[str, Any]) -> dict[str, Any]:
+        def invoke(
+            function: str, handler: Any, event: dict[str, Any], *, sequential: bool = False
+        ) -> dict[str, Any]:
             calls_before = sum(tally.calls.values())
             moto_before, _ = meter.read()
             cpu_before = time.process_time()
-            with contextlib.redirect_stdout(stream):  # the metrics flush (EMF) prints here
+            with contextlib.redirect_stdout(logs):  # the metrics flush (EMF) prints here
                 response: dict[str, Any] = handler(event, lambda_context())
             cpu = time.process_time() - cpu_before - (meter.read()[0] - moto_before)
             calls = sum(tally.calls.values()) - calls_before
             records = len(event["Records"])
-            concurrency = min(records, 10)
+            concurrency = 1 if sequential else min(records, 10)
             client_cpu[function] += cpu * 1000 + math.ceil(calls / concurrency) * CALL_LATENCY_MS
             invocations[function] += 1
             platform = PLATFORM_LINES if function in platform_logged else ""
-            stream.write(platform + (XRAY_LINE if traced else ""))
+            logs.write(platform + (XRAY_LINE if traced else ""))
             if response.get("batchItemFailures"):
                 raise RuntimeError(f"{function}: records failed: {response['batchItemFailures']}")
             return response
@@ -318,12 +384,18 @@ def run_jobs(
             tally.sns_publishes += len(batch_bodies)
             tally.sqs_requests += len(batch_bodies) + 2
             invoke("SmsStatusFunction", receipts.handler, event)
+        if stream is not None:
+            records = _stream_records(counter.reader, "SmsMessages")
+            size = stream.batch(len(records) / jobs, trickle=batch == 1)
+            for start in range(0, len(records), size):
+                event = {"Records": records[start : start + size]}
+                invoke("SmsStatsCounterFunction", stats_counter.handler, event, sequential=True)
         del counter
     return RunResult(
         jobs=jobs,
         batch=batch,
         tally=tally,
-        log_bytes=stream.bytes,
+        log_bytes=logs.bytes,
         invocations=dict(invocations),
         modelled_ms=dict(client_cpu),
         memory_mb=memory,
@@ -430,8 +502,13 @@ def main(argv: list[str] | None = None) -> int:
     tracing = sms_tracing(template, PRICED_ENVIRONMENT)
     traced = tracing == "Active"
     platform = platform_logged(template)
-    full = run_jobs(args.jobs, FULL_BATCH, memory, traced=traced, platform_logged=platform)
-    trickle = run_jobs(args.jobs, 1, memory, traced=traced, platform_logged=platform)
+    mapping = StreamMapping.of(template)
+    full = run_jobs(
+        args.jobs, FULL_BATCH, memory, traced=traced, platform_logged=platform, stream=mapping
+    )
+    trickle = run_jobs(
+        args.jobs, 1, memory, traced=traced, platform_logged=platform, stream=mapping
+    )
     full_cost, trickle_cost = price_run(full, prices), price_run(trickle, prices)
     dev_idle, dev_lines = idle_cost(template, "dev", prices)
     prod_idle, prod_lines = idle_cost(template, "prod", prices)

@@ -308,6 +308,15 @@ class IdleItem:
         return self.quantity * prices[self.price_key].usd
 
 
+def _source_type(resources: Mapping[str, Any], mapping: Mapping[str, Any]) -> str:
+    """The resource type an event source mapping reads (its `Fn::GetAtt` target)."""
+    source = mapping["Properties"]["EventSourceArn"]
+    target = source.get("Fn::GetAtt", [""])[0] if isinstance(source, dict) else ""
+    if isinstance(target, str) and "." in target:
+        target = target.split(".")[0]
+    return str(resources.get(target, {}).get("Type", ""))
+
+
 def _count(resources: Mapping[str, Any], conditions: Conditions, *types: str) -> list[str]:
     return [
         name
@@ -453,7 +462,12 @@ def idle_items(
     dashboards = _count(resources, conditions, "AWS::CloudWatch::Dashboard")
     if dashboards:
         items.append(IdleItem("dashboards", len(dashboards), "dashboard_month", str(dashboards)))
-    mappings = _count(resources, conditions, "AWS::Lambda::EventSourceMapping")
+    # Only SQS mappings poll billed requests: Lambda's reads of a DynamoDB stream are free.
+    mappings = [
+        name
+        for name in _count(resources, conditions, "AWS::Lambda::EventSourceMapping")
+        if _source_type(resources, resources[name]) == "AWS::SQS::Queue"
+    ]
     if mappings and esm_polls_per_month:
         items.append(
             IdleItem(

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from local.deploy import local_parameter_overrides
 from local.system import LocalSystem
 from scripts.chat_session import ChatClient, open_chat
 
@@ -57,8 +56,7 @@ def status_store(system: LocalSystem) -> Any:
     from courier.sms.status_store import SmsStatusStore
 
     table = system.client_resource("dynamodb").Table(system.outputs["SmsMessagesTableName"])
-    shards = int(local_parameter_overrides()["DayShards"])  # as deployed (reads need no TTL)
-    return SmsStatusStore(table, day_shards=shards, timezone="Asia/Seoul", ttl_days=1)
+    return SmsStatusStore(table, timezone="Asia/Seoul", ttl_days=1)  # reads need no TTL
 
 
 def wait_for_statuses(

@@ -29,6 +29,9 @@ def create_table_from_template(client: Any, logical_id: str, table_name: str) ->
             {k: v for k, v in index.items() if k in {"IndexName", "KeySchema", "Projection"}}
             for index in props["GlobalSecondaryIndexes"]
         ]
+    stream = props.get("StreamSpecification")
+    if stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **stream}
     client.create_table(**kwargs)
 
 
@@ -112,6 +115,7 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table_from_template(dynamodb, "SmsMessagesTable", "SmsMessages")
         create_table_from_template(dynamodb, "SmsOptOutTable", "SmsOptOuts")
+        create_table_from_template(dynamodb, "SmsStatsPartialsTable", "SmsStatsPartials")
         sqs = boto3.client("sqs", region_name=REGION)
         stack = SmsStack(sqs=sqs, dynamodb=dynamodb)
         for name in SMS_QUEUES:
@@ -119,6 +123,7 @@ def sms_moto_stack(set_env: Callable[[str, str], None]) -> Iterator[SmsStack]:
         for name, value in {
             "SMS_MESSAGES_TABLE": "SmsMessages",
             "SMS_OPT_OUT_TABLE": "SmsOptOuts",
+            "SMS_STATS_PARTIALS_TABLE": "SmsStatsPartials",
             # The phone lookup key as a plain value (the stack has PhoneLookupKeySecret).
             "SMS_PHONE_KEY": "local-phone-lookup-key-0123456789abcdef",
             "SMS_DEAD_LETTER_QUEUE_URL": stack.queue_urls["courier-sms-transactional-dlq"],

@@ -134,9 +134,38 @@ class LocalSystem:
         return request_ticket(self.api_base, token)
 
     # ---- the stats batch
+    def counted_sms_records(self) -> int:
+        """Stream records the SMS stats counter has put in partials so far (every day)."""
+        table = self.client_resource("dynamodb").Table(self.outputs["SmsStatsPartialsTableName"])
+        total, request = (
+            0,
+            {"ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "records"}},
+        )
+        while True:
+            page = table.scan(**request)
+            total += sum(int(item.get("records", 0)) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return total
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def wait_for_sms_counter(self, *, quiet: float = 3.0, timeout: float = 45) -> None:
+        """Wait until the stats counter has caught up with the SmsMessages stream: its partials
+        unchanged for `quiet` seconds (MiniStack polls a stream about once a second)."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now = self.counted_sms_records()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.5)
+
     def run_stats(self, day: str | None = None, *, timeout: float = 180) -> dict[str, Any]:
-        """Start the state machine for `day` (default: today in Seoul) and wait for it to end."""
+        """Start the state machine for `day` (default: today in Seoul) and wait for it to end,
+        once the SMS stats counter has counted what the stream holds."""
         day = day or datetime.now(SERVICE_TIMEZONE).date().isoformat()
+        self.wait_for_sms_counter()
         sfn = self.client("stepfunctions")
         started = sfn.start_execution(
             stateMachineArn=self.outputs["DailyStatsStateMachineArn"],

@@ -39,6 +39,7 @@ EVENTS_OF: dict[str, list[str]] = {
     "StatsPlanFunction": ["stats/plan-*.json", "stats/scheduled-start.json"],
     "StatsAggregateFunction": ["stats/aggregate.json"],
     "StatsPublishFunction": ["stats/publish.json"],
+    "SmsStatsCounterFunction": ["stats/counter-*.json"],
     "DatabaseMigrationFunction": ["data/migrations-*.json"],
     "ApiFunction": ["api/*.json"],
     "AdminApiFunction": ["admin/*.json"],

@@ -55,12 +55,11 @@ def _three_days() -> list[date]:
 
 def _seed_day(system: LocalSystem, day: date, n: int) -> SeededDay:
     """n + 1 SENT transactional, n DELIVERED bulk, 1 FAILED; n + 2 chat messages, n + 1 users."""
-    shards = int(local_parameter_overrides()["DayShards"])  # the stack's SMS and chat shards
+    shards = int(local_parameter_overrides()["DayShards"])  # the stack's chat shards
     dynamodb = system.client_resource("dynamodb")
     outputs = system.outputs
     sms = SmsStatusStore(
         dynamodb.Table(outputs["SmsMessagesTableName"]),
-        day_shards=shards,
         timezone="Asia/Seoul",
         ttl_days=90,
     )

@@ -34,6 +34,8 @@ PHYSICAL = {
     "ChatTicketsTable": "ChatTickets",
     "ChatRevocationsTable": "ChatRevocations",
     "DailyStatsTable": "DailyStats",
+    "SmsStatsPartialsTable": "SmsStatsPartials",
+    "SmsStatsCounterFailureQueue": "courier-sms-stats-counter-failures",
     "SmsTransactionalQueue": "courier-sms-transactional",
     "SmsTransactionalDeadLetterQueue": "courier-sms-transactional-dlq",
     "SmsBulkQueue": "courier-sms-bulk",
@@ -203,6 +205,8 @@ class Resolver:
     def get_att(self, logical_id: str, attribute: str) -> str:
         if attribute == "Arn":
             return arn(logical_id, self.resource_type(logical_id))
+        if attribute == "StreamArn":  # a table's stream (its label: the time it was enabled)
+            return f"{arn(logical_id, self.resource_type(logical_id))}/stream/*"
         if (self.resource_type(logical_id), attribute) in RDS_ATTRIBUTES:
             return RDS_ATTRIBUTES[self.resource_type(logical_id), attribute](physical(logical_id))
         return f"{physical(logical_id)}.{attribute}"

@@ -13,6 +13,9 @@ from tests.iam_check.policy import ACCOUNT, ENI_ACTIONS, REGION, Resolver, trans
 from tests.iam_check.recorder import Call
 
 POLL_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+# What Lambda's poller calls on a DynamoDB stream with the function's role (ListStreams names no
+# stream), and what it sends to the mapping's OnFailure queue.
+STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 # Lambda's tracing sends segments and telemetry; sampling is decided by Lambda itself (Active)
 # or by the caller's trace header (PassThrough).
 TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
@@ -50,5 +53,13 @@ def service_calls(parameters: dict[str, str]) -> list[Call]:
             continue
         props = resolver.resolve(resource["Properties"])
         function = resource["Properties"]["FunctionName"]["Ref"]
-        calls += [_service_call(function, a, props["EventSourceArn"]) for a in POLL_ACTIONS]
+        source = props["EventSourceArn"]
+        if ":dynamodb:" in source:
+            calls += [_service_call(function, a, source) for a in STREAM_ACTIONS]
+            calls.append(_service_call(function, "dynamodb:ListStreams", "*"))
+        else:
+            calls += [_service_call(function, a, source) for a in POLL_ACTIONS]
+        on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if on_failure and ":sqs:" in on_failure:
+            calls.append(_service_call(function, "sqs:SendMessage", on_failure))
     return calls

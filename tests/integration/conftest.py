@@ -26,7 +26,7 @@ from tests.integration.stats_day import (
     BUCKET,
     CHAT_SHARDS,
     NOW,
-    SMS_SHARDS,
+    STREAM_POSITIONS,
     Stack,
 )
 
@@ -82,6 +82,7 @@ def chat(chat_env: Any) -> Iterator[None]:
 
 
 STATS_STEPS = (
+    stats_wiring.sms_stats_counter,
     stats_wiring.stats_planner,
     stats_wiring.stats_aggregator,
     stats_wiring.stats_publisher,
@@ -107,7 +108,9 @@ def stack(
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_table_from_template(client, "SmsMessagesTable", "SmsMessages")
+        create_table_from_template(client, "SmsStatsPartialsTable", "SmsStatsPartials")
         create_table_from_template(client, "ChatMessagesTable", "ChatMessages")
+        STREAM_POSITIONS.clear()
         if "DailyStatsTable" in template_resources():
             create_table_from_template(client, "DailyStatsTable", "DailyStats")
         else:
@@ -127,7 +130,7 @@ def stack(
             "STATS_TABLE": "DailyStats",
             "STATS_REPORTS_BUCKET": BUCKET,
             "STATS_TOP_ROOMS": "2",
-            "SMS_DAY_SHARDS": str(SMS_SHARDS),
+            "SMS_STATS_PARTIALS_TABLE": "SmsStatsPartials",
             "CHAT_DAY_SHARDS": str(CHAT_SHARDS),
             "SERVICE_TIMEZONE": "Asia/Seoul",
             "DATABASE_URL": mariadb.writer_url,

@@ -1,6 +1,8 @@
 """A day of SMS and chat records for the stats tests, written by the real writers.
 
-2026-11-24 in Seoul, with noise on the 23rd and the 25th just across the day's edges.
+2026-11-24 in Seoul, with noise on the 23rd and the 25th just across the day's edges. The SMS
+records reach the stats as in AWS: through the SmsMessages stream and the counter's handler
+(`count_stream`), into the partials the aggregate step reads.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
+import counter
 from courier.chat.message_store import MessageStore, StoredMessage
 from courier.data.connections import Database
 from courier.settings import get_settings
@@ -22,7 +26,7 @@ from tests.harness import (
 
 DAY = "2026-11-24"
 BUCKET = "courier-stats-reports-test"
-SMS_SHARDS, CHAT_SHARDS = 4, 3
+SMS_SHARDS, CHAT_SHARDS = 1, 3  # SMS: one task a day (the stream partials)
 # 00:10 on the 25th in Seoul is still the 24th in UTC: "yesterday" is the 24th in Seoul.
 NOW = datetime(2026, 11, 24, 15, 10, tzinfo=UTC)
 CONTEXT: Any = FakeLambdaContext()
@@ -82,6 +86,46 @@ def receipt(
     store.record(StatusChange(job_id=job_id, status=SmsStatus(status), at=at, reason=reason))
 
 
+# Where count_stream left off in each stream shard (the stack fixture clears it per test).
+STREAM_POSITIONS: dict[str, str] = {}
+
+
+def count_stream(*, batch_size: int = 10) -> int:
+    """What the counter's stream mapping does: every new record of the SmsMessages stream,
+    through the real counter handler in batches (INSERT and MODIFY only, as its FilterCriteria
+    keep). Returns the records handed to the handler."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    # moto serves the regional endpoint only, not the account-based one botocore derives from
+    # a stream ARN.
+    streams = boto3.client(
+        "dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
+    )
+    arn = dynamodb.describe_table(TableName="SmsMessages")["Table"]["LatestStreamArn"]
+    handed = 0
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        shard_id = shard["ShardId"]
+        after = STREAM_POSITIONS.get(shard_id)
+        where: dict[str, Any] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+            if after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **where)
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        if not records:
+            continue
+        STREAM_POSITIONS[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+        kept = [
+            {**record, "eventSourceARN": arn}
+            for record in records
+            if record["eventName"] in ("INSERT", "MODIFY")
+        ]
+        for start in range(0, len(kept), batch_size):
+            counter.handler({"Records": kept[start : start + batch_size]}, CONTEXT)
+        handed += len(kept)
+    return handed
+
+
 def seed_sms() -> None:
     store = SmsStatusStore.from_settings(get_settings())
     # The day, edge to edge in Seoul (15:00 UTC on the 23rd to 14:59:59.999 UTC on the 24th).
@@ -106,6 +150,7 @@ def seed_sms() -> None:
     sent(store, "day-before", utc("2026-11-23T14:59:59.999"), status="FAILED", reason="OPTED_OUT")
     sent(store, "day-after", utc("2026-11-24T15:00:00"), parts=5)
     receipt(store, "receipt-first", utc("2026-11-24T04:00:00"), "DELIVERED")
+    count_stream()
 
 
 def seed_chat() -> None:

@@ -32,6 +32,7 @@ from tests.integration.stats_day import (
     DAY,
     SMS_SHARDS,
     Stack,
+    count_stream,
     seed_chat,
     seed_sms,
     sent,
@@ -176,6 +177,7 @@ def test_overlapping_runs_of_a_day_never_read_each_others_partials(stack: Stack)
     partials_a = aggregate_day(day, "run-a")
     # And a job of the day is recorded, then run B aggregates and publishes the same day
     sent(SmsStatusStore.from_settings(get_settings()), "between-runs", utc("2026-11-24T06:00:00"))
+    count_stream()
     partials_b = aggregate_day(day, "run-b")
     published_b = publish.handler({"date": DAY, "run": "run-b", "partials": partials_b}, CONTEXT)
 
@@ -203,7 +205,7 @@ def test_small_query_pages_give_the_same_partials(stack: Stack) -> None:
 def test_the_aggregate_event_file_runs(stack: Stack) -> None:
     seed_sms()
     result = aggregate.handler(load_event("stats/aggregate.json"), CONTEXT)
-    assert result["partial_key"] == f"partials/{DAY}/backfill-2026-11-24/sms-03.json"
+    assert result["partial_key"] == f"partials/{DAY}/backfill-2026-11-24/sms-00.json"
     stored = json.loads(stack.object(result["partial_key"]))
     assert stored["records"] == result["records"]
 

@@ -25,8 +25,7 @@ class RecordingStatus:
         return True
 
     def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
-        day = at.date().isoformat()
-        return {"day": day, "day_shard": f"{day}#00", "sk_time": f"{at.isoformat()}#{job_id}"}
+        return {"day": at.date().isoformat(), "sk_time": f"{at.isoformat()}#{job_id}"}
 
 
 class CountingLimiter:

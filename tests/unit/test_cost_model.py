@@ -176,3 +176,29 @@ def test_every_committed_price_names_a_source_and_a_date() -> None:
         assert len(price.as_of) == 10, key
         if price.region != "ap-northeast-2":
             assert price.note, f"{key}: a non-Seoul price must say why"
+
+
+def test_only_sqs_event_source_mappings_poll_billed_requests_when_idle() -> None:
+    # Given a queue's mapping and a DynamoDB stream's mapping
+    template = {
+        "Parameters": {},
+        "Conditions": {"CreateDatabase": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
+            "QueueMapping": {
+                "Type": "AWS::Lambda::EventSourceMapping",
+                "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]}},
+            },
+            "StreamMapping": {
+                "Type": "AWS::Lambda::EventSourceMapping",
+                "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Table", "StreamArn"]}},
+            },
+        },
+    }
+
+    # When the idle items are listed with the mappings' empty polls
+    items = {i.name: i for i in idle_items(template, {}, esm_polls_per_month=1e6)}
+
+    # Then only the queue's mapping polls (Lambda's stream reads are free)
+    assert items["sqs_empty_receives"].quantity == 1

@@ -37,7 +37,7 @@ def test_every_bad_value_is_refused_by_its_variable_name() -> None:
         "SMS_MAX_PARTS": "11",
         "SMS_PROVIDER": "carrier-pigeon",
         "SMS_DRY_RUN": "maybe",
-        "SMS_DAY_SHARDS": "4.5",
+        "CHAT_DAY_SHARDS": "4.5",
         "SMS_RATE_LIMIT_MPS": "nan",
         "CAMPAIGN_PRICE_PER_PART": "0.05\n",
     }

@@ -87,7 +87,7 @@ def test_typed_pages_fold_to_the_exact_partial() -> None:
 def status_store_items(count: int, *, start: datetime) -> list[dict[str, Any]]:
     """Wire items whose `sk_time` is the status store's own (`day_shard_keys`), `count` of them
     spread over the 24 hours from `start`, out of order (as many minutes per page as can be)."""
-    store = SmsStatusStore(cast(Any, None), day_shards=4, timezone="Asia/Seoul", ttl_days=1)
+    store = SmsStatusStore(cast(Any, None), timezone="Asia/Seoul", ttl_days=1)
     statuses = ("DELIVERED", "SENT", "FAILED", "UNKNOWN")
     step = timedelta(days=1) / count
     items = []

@@ -100,19 +100,21 @@ def test_the_error_type_is_the_state_machines_contract() -> None:
     assert issubclass(InvalidStatsInput, ValueError)
 
 
-@pytest.mark.parametrize(("sms", "chat"), [(1, 1), (16, 16), (4, 7), (256, 1)])
-def test_shard_list_has_every_sms_then_every_chat_shard(sms: int, chat: int) -> None:
-    tasks = shard_tasks(date(2026, 11, 24), sms_shards=sms, chat_shards=chat)
-    assert len(tasks) == sms + chat
-    assert [(t.source, t.shard) for t in tasks] == [("sms", n) for n in range(sms)] + [
-        ("chat", n) for n in range(chat)
-    ]
+@pytest.mark.parametrize("chat", [1, 7, 16, 256])
+def test_task_list_has_the_sms_day_then_every_chat_shard(chat: int) -> None:
+    # Given a day and the chat shards (SMS days are counted from the stream: not sharded)
+    # When its tasks are listed
+    tasks = shard_tasks(date(2026, 11, 24), chat_shards=chat)
+
+    # Then one SMS task comes first, then each chat shard
+    assert len(tasks) == 1 + chat
+    assert [(t.source, t.shard) for t in tasks] == [("sms", 0)] + [("chat", n) for n in range(chat)]
     assert {t.date for t in tasks} == {"2026-11-24"}
     assert tasks[-1].day_shard == f"2026-11-24#{chat - 1:02d}"
 
 
 def test_planner_output_is_the_documented_shape() -> None:
-    planner = StatsPlanner(sms_shards=2, chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC)
+    planner = StatsPlanner(chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC)
     assert planner.plan(PlanRequest(date="2026-11-24")).model_dump(mode="json") == {
         "date": "2026-11-24",
         "days": [
@@ -120,7 +122,6 @@ def test_planner_output_is_the_documented_shape() -> None:
                 "date": "2026-11-24",
                 "shards": [
                     {"date": "2026-11-24", "source": "sms", "shard": 0},
-                    {"date": "2026-11-24", "source": "sms", "shard": 1},
                     {"date": "2026-11-24", "source": "chat", "shard": 0},
                 ],
             }
@@ -131,7 +132,7 @@ def test_planner_output_is_the_documented_shape() -> None:
 def test_the_scheduled_run_replans_the_days_late_receipts_may_still_change() -> None:
     # Given receipts arrive up to three days after a day's first run
     planner = StatsPlanner(
-        sms_shards=1, chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC, late_receipt_days=3
+        chat_shards=1, timezone=SEOUL, clock=lambda: LATE_UTC, late_receipt_days=3
     )
     # When the schedule starts a run ({}) on the 25th in Seoul
     result = planner.plan(PlanRequest())
@@ -160,8 +161,7 @@ CONTEXT: Any = FakeLambdaContext()
 
 @pytest.fixture
 def late_clock(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The plan handler as deployed, with 3 SMS and 2 chat shards, at LATE_UTC."""
-    monkeypatch.setenv("SMS_DAY_SHARDS", "3")
+    """The plan handler as deployed, with 2 chat shards, at LATE_UTC."""
     monkeypatch.setenv("CHAT_DAY_SHARDS", "2")
     monkeypatch.setattr(wiring, "system_clock", lambda: LATE_UTC)
     wiring.stats_planner.cache_clear()
@@ -184,7 +184,7 @@ def test_handler_plans_yesterday_and_ignores_unknown_keys() -> None:
             "2026-11-22",
             "2026-11-21",
         ]
-        assert all(len(day["shards"]) == 5 for day in result["days"])
+        assert all(len(day["shards"]) == 1 + 2 for day in result["days"])
 
 
 @pytest.mark.usefixtures("late_clock")
@@ -215,9 +215,9 @@ def test_a_run_name_must_be_one_segment_of_a_key(run: str) -> None:
 
 def test_step_event_files_match_the_contract() -> None:
     task = AggregateRequest.model_validate(load_event("stats/aggregate.json"))
-    assert task.day_shard == "2026-11-24#03"
+    assert (task.source, task.shard) == ("sms", 0)
     publish = PublishRequest.model_validate(load_event("stats/publish.json"))
-    assert len(publish.partials) == 32
+    assert len(publish.partials) == 1 + 16
     assert all(f"/{publish.run}/" in ref.partial_key for ref in publish.partials)
     assert all(isinstance(ref, PartialRef) for ref in publish.partials)
     assert load_event("stats/scheduled-start.json") == {}

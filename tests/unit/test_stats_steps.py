@@ -20,7 +20,7 @@ from courier.stats.contract import AggregateRequest, PartialRef, PublishRequest
 from courier.stats.errors import MissingObject, PartialsMismatch, TransientStatsError
 from courier.stats.history import Group, HistoryDay, PeriodTotals
 from courier.stats.steps import StatsAggregator, StatsPublisher
-from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS, SMS_INTEGER_FIELDS
+from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS, SMS_INTEGER_FIELDS, SmsTally, fold_sms
 from courier.stats.wire import WireDecoder
 from tests.harness import REGION
 
@@ -73,9 +73,27 @@ def sms(status: str, hour_utc: int, parts: int = 1, reason: str | None = None) -
 
 
 SMS_RECORDS = {
-    f"{DAY}#00": [sms("DELIVERED", 15, 2), sms("FAILED", 3, 1, "OPTED_OUT"), sms("SENT", 14)],
-    f"{DAY}#01": [sms("DELIVERED", 0)],
+    DAY: [
+        sms("DELIVERED", 15, 2),
+        sms("FAILED", 3, 1, "OPTED_OUT"),
+        sms("SENT", 14),
+        sms("DELIVERED", 0),
+    ],
 }
+
+
+class FoldedSmsDays:
+    """The SMS day counts port: each day's records folded (what the stream partials merge to)."""
+
+    def __init__(self, records: Mapping[str, list[dict[str, Any]]]) -> None:
+        self.records = records
+        self.asked: list[str] = []
+
+    def day_tally(self, day: str) -> SmsTally:
+        self.asked.append(day)
+        return fold_sms([self.records.get(day, [])], zone=SEOUL)
+
+
 CHAT_RECORDS = {
     f"{DAY}#00": [{"room": "lobby", "sender_sub": "u1"}, {"room": "lobby", "sender_sub": "u2"}],
     f"{DAY}#01": [{"room": "dev", "sender_sub": "u1"}],
@@ -123,10 +141,11 @@ class Stack:
         self.table = MemoryTable()
         self.history = MemoryHistory(self.events)
         self.cache = RecordingCache(self.events)
-        self.sms_pager = ListPager(SMS_RECORDS)
+        self.sms_days = FoldedSmsDays(SMS_RECORDS)
         self.chat_pager = ListPager(CHAT_RECORDS)
         self.aggregator = StatsAggregator(
-            pagers={"sms": self.sms_pager, "chat": self.chat_pager},
+            sms=self.sms_days,
+            chat=self.chat_pager,
             objects=self.objects,
             zone=SEOUL,
         )
@@ -135,13 +154,13 @@ class Stack:
             table=self.table,
             history=self.history,
             cache=self.cache,
-            shards={"sms": 2, "chat": 3},
+            shards={"sms": 1, "chat": 3},
             timezone="Asia/Seoul",
             top_rooms=5,
         )
 
     def aggregate_all(self, run: str = RUN) -> list[PartialRef]:
-        tasks = [AggregateRequest(date=DAY, source="sms", shard=n, run=run) for n in range(2)] + [
+        tasks = [AggregateRequest(date=DAY, source="sms", shard=0, run=run)] + [
             AggregateRequest(date=DAY, source="chat", shard=n, run=run) for n in range(3)
         ]
         return [self.aggregator.aggregate(task) for task in tasks]
@@ -153,14 +172,14 @@ def test_aggregate_stores_the_partial_and_returns_a_small_pointer() -> None:
     assert ref.model_dump() == {
         "source": "sms",
         "shard": 0,
-        "records": 3,
+        "records": 4,
         "partial_key": f"partials/{DAY}/{RUN}/sms-00.json",
     }
-    assert stack.sms_pager.asked == [f"{DAY}#00"]
+    assert stack.sms_days.asked == [DAY]
     body, content_type = stack.objects.objects[f"partials/{DAY}/{RUN}/sms-00.json"]
     assert content_type == "application/json"
     partial = json.loads(body)
-    assert partial["sms"]["by_status"] == {"DELIVERED": 1, "FAILED": 1, "SENT": 1}
+    assert partial["sms"]["by_status"] == {"DELIVERED": 2, "FAILED": 1, "SENT": 1}
     assert partial["sms"]["by_hour"][0] == 1  # 15:10 UTC → 00:10 KST
     assert partial["sms"]["by_hour"][12] == 1  # 03:10 UTC → 12:10 KST
 
@@ -254,7 +273,7 @@ def test_publish_refuses_missing_duplicate_and_foreign_partials() -> None:
     with pytest.raises(PartialsMismatch, match="is not"):
         stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=[foreign, *refs[1:]]))
     stale = refs[0].model_copy(update={"records": 99})
-    with pytest.raises(PartialsMismatch, match="holds 3 records"):
+    with pytest.raises(PartialsMismatch, match="holds 4 records"):
         stack.publisher.publish(PublishRequest(date=DAY, run=RUN, partials=[stale, *refs[1:]]))
     extra = PartialRef(
         source="sms", shard=2, records=0, partial_key=f"partials/{DAY}/{RUN}/sms-02.json"
@@ -271,8 +290,7 @@ def test_two_runs_of_a_day_each_publish_from_their_own_partials() -> None:
     # Given run A has aggregated the day, then a record arrives and run B aggregates it too
     stack = Stack()
     refs_a = stack.aggregate_all("run-a")
-    late = [*SMS_RECORDS[f"{DAY}#01"], sms("SENT", 1)]
-    stack.sms_pager.records = {**SMS_RECORDS, f"{DAY}#01": late}
+    stack.sms_days.records = {DAY: [*SMS_RECORDS[DAY], sms("SENT", 1)]}
     refs_b = stack.aggregate_all("run-b")
 
     # When both publish, the run that started later first

@@ -251,6 +251,8 @@ def _sqs_mapping_concurrency() -> dict[str, Any]:
             continue
         props = resource["Properties"]
         source = props["EventSourceArn"]["Fn::GetAtt"]
+        if source[1] == "StreamArn":  # a DynamoDB stream: no receive counts to protect
+            continue
         assert resources[source[0]]["Type"] == "AWS::SQS::Queue", logical_id
         function = props["FunctionName"]["Ref"]
         assert function not in found, function

@@ -176,8 +176,21 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     # ChatChannel.sweep forgets connections by key from the Redis expiry set: no read.
     "ChatSweepFunction": {("dynamodb:DeleteItem", "ChatConnectionsTable")},
     "StatsPlanFunction": set(),
+    # The SmsMessages stream's poller (this role), its OnFailure queue, and the partials:
+    # a batch's days read and noted, its partials put, stale ones deleted.
+    "SmsStatsCounterFunction": {
+        ("dynamodb:DescribeStream", "SmsMessagesTable"),
+        ("dynamodb:GetRecords", "SmsMessagesTable"),
+        ("dynamodb:GetShardIterator", "SmsMessagesTable"),
+        ("dynamodb:ListStreams", "*"),
+        ("sqs:SendMessage", "SmsStatsCounterFailureQueue"),
+        ("dynamodb:GetItem", "SmsStatsPartialsTable"),
+        ("dynamodb:PutItem", "SmsStatsPartialsTable"),
+        ("dynamodb:DeleteItem", "SmsStatsPartialsTable"),
+    },
+    # The SMS day: the stream counter's partials; chat: one day-shard of its index.
     "StatsAggregateFunction": {
-        ("dynamodb:Query", "SmsMessagesTable/index/by_day_shard"),
+        ("dynamodb:Query", "SmsStatsPartialsTable"),
         ("dynamodb:Query", "ChatMessagesTable/index/by_day_shard"),
         ("s3:PutObject", "StatsReportsBucket/partials/*"),
     },
@@ -377,6 +390,41 @@ def test_only_the_senders_and_the_admin_api_read_the_phone_lookup_key(
     generated = resources["PhoneLookupKeySecret"]["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "key"
     assert generated["PasswordLength"] >= 32
+
+
+def test_the_sms_stream_is_read_only_by_the_counter_which_never_sees_removes(
+    resources: dict[str, Any],
+) -> None:
+    """Given the template, then SmsMessages streams old and new images to one mapping: the
+    counter's, which keeps INSERT and MODIFY only (TTL expiry must not subtract), retries a
+    bounded number of times with bisection, one batch per shard at a time, and parks what it
+    gives up on in its failure queue."""
+    table = resources["SmsMessagesTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert "by_day_shard" not in {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
+    assert "day_shard" not in {a["AttributeName"] for a in table["AttributeDefinitions"]}
+    mappings = {
+        name: r["Properties"]
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["SmsMessagesTable", "StreamArn"]}
+    }
+    assert list(mappings) == ["SmsStatsCounterStream"]
+    mapping = mappings["SmsStatsCounterStream"]
+    assert mapping["FunctionName"] == {"Ref": "SmsStatsCounterFunction"}
+    assert mapping["FilterCriteria"] == {
+        "Filters": [{"Pattern": '{"eventName": ["INSERT", "MODIFY"]}'}]
+    }
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 < mapping["MaximumRetryAttempts"] <= 10
+    assert mapping["ParallelizationFactor"] == 1
+    assert 0 < mapping["MaximumBatchingWindowInSeconds"] <= 60
+    assert mapping["MaximumRecordAgeInSeconds"] < 24 * 3600  # the stream's retention
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["SmsStatsCounterFailureQueue", "Arn"]
+    }
+    partials = resources["SmsStatsPartialsTable"]["Properties"]
+    assert partials["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 def test_the_by_phone_index_is_keys_only_on_the_keyed_hash_and_creation_time(

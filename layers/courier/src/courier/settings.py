@@ -64,7 +64,8 @@ class Settings:
     # An INPROGRESS idempotency record older than this belongs to a dead invocation (the sender
     # times out after 30 s): its job is recorded UNKNOWN, never sent again.
     sms_in_progress_stale_seconds: int = _knob(default=120, ge=60)
-    sms_day_shards: int = _knob(default=16, ge=1, le=256)
+    # The stream counter's partial day counts (courier.stats.partials_store).
+    sms_stats_partials_table: str = "SmsStatsPartials"
     # The key of the status records' `phone_key` (courier.sms.phone_keys): Secrets Manager in AWS
     # and the local runtime; the plain value for in-process tests only. Neither: no `phone_key`.
     sms_phone_key_secret_arn: str = ""

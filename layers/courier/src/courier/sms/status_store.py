@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -116,9 +115,10 @@ def _summary(item: dict[str, str]) -> JobSummary:
 class SmsStatusStore:
     """Writes status transitions with rank/time conditions, so replays and reordering are harmless.
 
-    Item shape (private to this adapter): `pk = JOB#<job_id>`; `day_shard = <YYYY-MM-DD>#<NN>` and
-    `sk_time = <iso time>#<job_id>` feed the `by_day_shard` index, so a day is read as N parallel
-    queries (one per shard) without a scan; `provider_message_id` is kept for reading, not
+    Item shape (private to this adapter): `pk = JOB#<job_id>`; `day = <YYYY-MM-DD>` and
+    `sk_time = <iso time>#<job_id>` (the sender's first write): the stats count a job in the day
+    and hour of `sk_time`, from the table's stream (courier.stats.stream_counts);
+    `provider_message_id` is kept for reading, not
     indexed (receipts name their job in the message Context); `phone_key` (a keyed hash of the
     number, courier.sms.phone_keys) and `sk_time` feed `by_phone`, a KEYS_ONLY index: a number's
     jobs newest first, then read by `pk` (`jobs_by_phone_key`). The sender's idempotency claim
@@ -126,11 +126,8 @@ class SmsStatusStore:
     claim has no `status` and is not a job record yet (`get` answers None).
     """
 
-    def __init__(
-        self, table: Table | ClientTable, *, day_shards: int, timezone: str, ttl_days: int
-    ) -> None:
+    def __init__(self, table: Table | ClientTable, *, timezone: str, ttl_days: int) -> None:
         self._table = table
-        self._day_shards = day_shards
         self._tz = ZoneInfo(timezone)
         self._ttl = timedelta(days=ttl_days)
 
@@ -140,19 +137,15 @@ class SmsStatusStore:
 
         return cls(
             client_table(settings, settings.sms_messages_table),
-            day_shards=settings.sms_day_shards,
             timezone=settings.service_timezone,
             ttl_days=settings.sms_status_ttl_days,
         )
 
-    def shard_of(self, job_id: str) -> int:
-        return zlib.crc32(job_id.encode()) % self._day_shards
-
     def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
-        day = at.astimezone(self._tz).date().isoformat()
+        """The job's day keys: `day` (in the service timezone) and `sk_time` (the name is the
+        sender's port's; the day is no longer sharded)."""
         return {
-            "day": day,
-            "day_shard": f"{day}#{self.shard_of(job_id):02d}",
+            "day": at.astimezone(self._tz).date().isoformat(),
             "sk_time": f"{_iso(at)}#{job_id}",
         }
 

@@ -1,4 +1,5 @@
-"""Which days a run covers, and the day-shards the Map state reads in parallel for each."""
+"""Which days a run covers, and the tasks the Map state runs for each: one for the SMS day (its
+partials, counted from the stream) and one per chat day-shard."""
 
 from __future__ import annotations
 
@@ -49,28 +50,30 @@ def days_to_run(day: date, *, requested: bool, late_receipt_days: int) -> list[d
     return [day - timedelta(days=back) for back in range(late_receipt_days + 1)]
 
 
-def shard_tasks(day: date, *, sms_shards: int, chat_shards: int) -> list[ShardTask]:
-    """Every SMS shard, then every chat shard, in order."""
+# SMS days are not sharded: one task reads the day's partials (courier.stats.stream_counts).
+SMS_TASKS = 1
+
+
+def shard_tasks(day: date, *, chat_shards: int) -> list[ShardTask]:
+    """The SMS task (shard 0), then every chat shard, in order."""
     text = day.isoformat()
-    return [ShardTask(date=text, source="sms", shard=n) for n in range(sms_shards)] + [
+    return [ShardTask(date=text, source="sms", shard=n) for n in range(SMS_TASKS)] + [
         ShardTask(date=text, source="chat", shard=n) for n in range(chat_shards)
     ]
 
 
 class StatsPlanner:
-    """The plan step: resolve the days against the clock, list each day's shards."""
+    """The plan step: resolve the days against the clock, list each day's tasks."""
 
     def __init__(
         self,
         *,
-        sms_shards: int,
         chat_shards: int,
         timezone: str,
         clock: Callable[[], datetime],
         allow_open_day: bool = False,
         late_receipt_days: int = 0,
     ) -> None:
-        self._sms_shards = sms_shards
         self._chat_shards = chat_shards
         self._timezone = timezone
         self._clock = clock
@@ -92,9 +95,7 @@ class StatsPlanner:
             days=[
                 DayPlan(
                     date=each.isoformat(),
-                    shards=shard_tasks(
-                        each, sms_shards=self._sms_shards, chat_shards=self._chat_shards
-                    ),
+                    shards=shard_tasks(each, chat_shards=self._chat_shards),
                 )
                 for each in days
             ],

@@ -29,7 +29,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 
 
 class RecordPager(Protocol):
-    """Pages of one day-shard's records (the DynamoDB adapter: Query + LastEvaluatedKey)."""
+    """Pages of one chat day-shard's records (the DynamoDB adapter: Query + LastEvaluatedKey)."""
 
     def pages(self, day_shard: str) -> Iterator[AnyPage]: ...
 
@@ -58,18 +58,35 @@ class CacheInvalidator(Protocol):
         ...
 
 
+class SmsDayCounts(Protocol):
+    """The SMS day's counts as the stream counter stored them (its partials, merged)."""
+
+    def day_tally(self, day: str) -> SmsTally: ...
+
+
 class StatsAggregator:
-    """The aggregate step: fold one day-shard page by page, store the partial, return a pointer."""
+    """The aggregate step: the SMS day's stream partials merged, or one chat day-shard folded
+    page by page; stores the result as the task's partial in S3 and returns a pointer."""
 
     def __init__(
-        self, *, pagers: Mapping[Source, RecordPager], objects: ObjectStore, zone: tzinfo
+        self,
+        *,
+        sms: SmsDayCounts,
+        chat: RecordPager,
+        objects: ObjectStore,
+        zone: tzinfo,
     ) -> None:
-        self._pagers = pagers
+        self._sms = sms
+        self._chat = chat
         self._objects = objects
         self._zone = zone
 
     def aggregate(self, task: AggregateRequest) -> PartialRef:
-        tally = fold(task.source, self._pagers[task.source].pages(task.day_shard), zone=self._zone)
+        tally: Tally
+        if task.source == "sms":
+            tally = self._sms.day_tally(task.date)
+        else:
+            tally = fold(task.source, self._chat.pages(task.day_shard), zone=self._zone)
         document = PartialDocument.of(task.date, task.source, task.shard, tally)
         key = partial_key(task.date, task.run, task.source, task.shard)
         self._objects.put(key, document.to_bytes(), content_type=JSON_TYPE)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from courier.stats.planning import StatsPlanner
     from courier.stats.read_cache import CachedStatsHistory, StatsReadCache
     from courier.stats.steps import StatsAggregator, StatsPublisher
+    from courier.stats.stream_counts import SmsStatsCounter
 
 
 def system_clock() -> datetime:
@@ -64,7 +65,6 @@ def build_planner(
     from courier.stats.planning import StatsPlanner
 
     return StatsPlanner(
-        sms_shards=settings.sms_day_shards,
         chat_shards=settings.chat_day_shards,
         timezone=settings.service_timezone,
         clock=clock,
@@ -74,8 +74,9 @@ def build_planner(
 
 
 def sms_vocabularies() -> dict[str, tuple[str, ...]]:
-    """The known words of the SMS fields the fold counts by text (a page with another word is
-    decoded the general way: nothing is lost, it is only slower)."""
+    """The known words of the SMS fields the day-shard fold counts by text (a page with another
+    word is decoded the general way). The stats batch no longer folds SMS pages (it merges the
+    stream counter's partials); the reference fold's tests and `bench stats` still do."""
     from courier.sms.contract import Priority
     from courier.sms.status import SmsStatus
 
@@ -90,25 +91,31 @@ def build_aggregator(settings: Settings, *, page_size: int | None = None) -> Sta
 
     from courier.stats.adapters import DynamoDayShardPager
     from courier.stats.steps import StatsAggregator
-    from courier.stats.tallies import CHAT_FIELDS, SMS_FIELDS, SMS_INTEGER_FIELDS
+    from courier.stats.tallies import CHAT_FIELDS
 
-    client = dynamodb_client(settings)
+    zone = ZoneInfo(settings.service_timezone)
     return StatsAggregator(
-        pagers={
-            "sms": DynamoDayShardPager(
-                client,
-                settings.sms_messages_table,
-                fields=SMS_FIELDS,
-                integers=SMS_INTEGER_FIELDS,
-                vocabularies=sms_vocabularies(),
-                page_size=page_size,
-            ),
-            "chat": DynamoDayShardPager(
-                client, settings.chat_messages_table, fields=CHAT_FIELDS, page_size=page_size
-            ),
-        },
+        sms=build_counter(settings),
+        chat=DynamoDayShardPager(
+            dynamodb_client(settings),
+            settings.chat_messages_table,
+            fields=CHAT_FIELDS,
+            page_size=page_size,
+        ),
         objects=build_objects(settings),
-        zone=ZoneInfo(settings.service_timezone),
+        zone=zone,
+    )
+
+
+def build_counter(settings: Settings) -> SmsStatsCounter:
+    """The SMS stream counter on its partials table (the stats batch reads a day through it)."""
+    from zoneinfo import ZoneInfo
+
+    from courier.stats.partials_store import DynamoPartialsStore
+    from courier.stats.stream_counts import SmsStatsCounter
+
+    return SmsStatsCounter(
+        DynamoPartialsStore.from_settings(settings), zone=ZoneInfo(settings.service_timezone)
     )
 
 
@@ -172,6 +179,7 @@ def build_publisher(
     from courier.dynamodb_tables import dynamodb_table
     from courier.stats.adapters import DynamoStatsTable
     from courier.stats.history_store import MySqlStatsHistory
+    from courier.stats.planning import SMS_TASKS
     from courier.stats.steps import StatsPublisher
 
     return StatsPublisher(
@@ -179,7 +187,7 @@ def build_publisher(
         table=DynamoStatsTable(dynamodb_table(settings, settings.stats_table)),
         history=MySqlStatsHistory(database or shared_database()),
         cache=cache or build_stats_cache(settings),
-        shards={"sms": settings.sms_day_shards, "chat": settings.chat_day_shards},
+        shards={"sms": SMS_TASKS, "chat": settings.chat_day_shards},
         timezone=settings.service_timezone,
         top_rooms=settings.stats_top_rooms,
     )
@@ -193,6 +201,11 @@ def stats_planner() -> StatsPlanner:
 @cache
 def stats_aggregator() -> StatsAggregator:
     return build_aggregator(get_settings())
+
+
+@cache
+def sms_stats_counter() -> SmsStatsCounter:
+    return build_counter(get_settings())
 
 
 @cache
