@@ -1,4 +1,4 @@
-"""The sender's idempotency claim kept in the job's SmsMessages item (courier.sms.job_claims), on moto."""
+"""The sender's idempotency claim in the job's own item (courier.sms.job_claims), on moto."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def test_a_send_claims_and_records_its_status_in_two_writes_of_one_item(
     provider = SandboxProvider(seed=1)
     sender = build_sender(get_settings(), provider=provider)
     counting = CountingWrites()
-    sender._idempotency_store.client.meta.events.register("provide-client-params.dynamodb", counting)  # type: ignore[attr-defined]
+    client = sender._idempotency_store.client  # type: ignore[attr-defined]
+    client.meta.events.register("provide-client-params.dynamodb", counting)
     job = a_job(job_id="claim-0001")
 
     # When the job is delivered
@@ -153,7 +154,8 @@ def test_a_receipt_recorded_first_keeps_its_status_and_the_claim_completes(
     assert stored is not None
     assert stored["status"]["S"] == "DELIVERED"
     assert stored["claim"]["S"] == "COMPLETED"
-    assert "phone_key" in stored and "priority" in stored
+    assert "phone_key" in stored
+    assert "priority" in stored
     assert sender.deliver(a_job(job_id="claim-0005")).deduplicated is True
     assert provider.successes_by_job == Counter({"claim-0005": 1})
 
@@ -164,9 +166,7 @@ def test_a_retryable_failure_after_a_receipt_removes_only_the_claim(
     # Given a job whose item a receipt created, and a provider that throttles the first attempt
     settings = get_settings()
     store = SmsStatusStore.from_settings(settings)
-    store.record(
-        StatusChange(job_id="claim-0006", status=SmsStatus.FAILED, at=datetime.now(UTC))
-    )
+    store.record(StatusChange(job_id="claim-0006", status=SmsStatus.FAILED, at=datetime.now(UTC)))
     sender = build_sender(settings, provider=FailingOnce())
 
     # When the attempt fails

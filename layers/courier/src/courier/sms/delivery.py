@@ -7,9 +7,9 @@ an *unknown outcome*: the key is kept, the job is recorded UNKNOWN, and its deli
 (which carries `job_id` in the provider's message context) settles it.
 
 An idempotency record left INPROGRESS (the process died during the send) never expires on its
-own: no Lambda context is registered, so Powertools keeps it until the claim's expiry. A redelivery that
-finds it waits (deferred) until the record is older than any invocation can live, then records
-the job UNKNOWN rather than sending again: the provider may already have it.
+own: no Lambda context is registered, so Powertools keeps it until the claim's expiry. A
+redelivery that finds it waits (deferred) until the record is older than any invocation can
+live, then records the job UNKNOWN rather than sending again: the provider may have it.
 """
 
 from __future__ import annotations
