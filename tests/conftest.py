@@ -84,24 +84,5 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return E2eTogether(config, log)
 
 
-# Under xdist the e2e worker is the run's critical path: most of its time is the local system
-# answering (MiniStack, its function workers, Chromium), so every CPU-second another worker
-# takes from it lengthens the run. A worker that starts a test outside tests/e2e lowers its own
-# priority (and so that of the redis-server and MariaDB it starts next) to the niceness
-# `make test` gives lint, validate and build: it still gets every core the e2e worker leaves
-# idle. Measured in docs/benchmarks.md ("Developer loop").
-OTHER_WORKERS_NICENESS = 10
-_niced = False
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    global _niced
-    if _niced or "PYTEST_XDIST_WORKER" not in os.environ or item.nodeid.startswith(E2E):
-        return
-    _niced = True
-    os.nice(max(0, OTHER_WORKERS_NICENESS - os.nice(0)))
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     iam_check_plugin.summary(terminalreporter)
