@@ -1,14 +1,15 @@
 """Every function of template.yaml answers each of its events files on the local system.
 
-Each function's first events file is invoked the way `make invoke` does (local/invoke.py: `sam
-remote invoke` against MiniStack), its others with the same Invoke request sent directly. The
+One function of each code folder (functions/<folder>) has its first events file invoked the way
+`make invoke` does (local/invoke.py: `sam remote invoke` against MiniStack); every other file
+goes with the same Invoke request sent directly (local/invoke.py's `invoke_function`). The
 events write what other e2e tests count (status records, dead letters, chat messages), so
 tests/e2e/conftest.py runs this module last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,14 @@ def _event_files(logical_id: str) -> list[Path]:
     return sorted({path for pattern in EVENTS_OF[logical_id] for path in EVENTS.glob(pattern)})
 
 
+def _first_of_each_folder(names: Iterable[str]) -> set[str]:
+    """One function per code folder (its CodeUri), the first in EVENTS_OF's order."""
+    firsts: dict[str, str] = {}
+    for name in names:
+        firsts.setdefault(str(_functions()[name]["Properties"]["CodeUri"]), name)
+    return set(firsts.values())
+
+
 def _functions() -> dict[str, dict[str, Any]]:
     return {
         name: resource
@@ -152,6 +161,7 @@ def answers(local_system: LocalSystem) -> dict[tuple[str, str], Invocation | str
     )["StackResources"]
     deployed = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
     functions = _functions()
+    through_sam = _first_of_each_folder(name for name in EVENTS_OF if name in deployed)
     results: dict[tuple[str, str], Invocation | str] = {}
     with ThreadPoolExecutor(max_workers=3) as pool:
         for phase in PHASES:
@@ -163,15 +173,16 @@ def answers(local_system: LocalSystem) -> dict[tuple[str, str], Invocation | str
                     for path in _event_files(name):
                         results[(name, path.relative_to(EVENTS).as_posix())] = reason
                     continue
-                # The first file through `sam remote invoke`, as `make invoke FN=<logical id>`
-                # runs it; the others with the same Invoke request sent from here: each SAM CLI
-                # start costs 2-2.5 CPU seconds, and there are 44 events files.
+                # A folder's first function's first file through `sam remote invoke`, as `make
+                # invoke FN=<logical id>` runs it; the others with the same Invoke request sent
+                # from here: each SAM CLI start costs 2-2.5 CPU seconds, and the request it sends
+                # is the same for every function.
                 first, *others = _event_files(name)
                 for path in (first, *others):
                     key = (name, path.relative_to(EVENTS).as_posix())
                     futures[key] = (
                         pool.submit(invoke, local_system, name, path)
-                        if path == first
+                        if path == first and name in through_sam
                         else pool.submit(invoke_function, local_system, deployed[name], path)
                     )
             results.update({key: future.result() for key, future in futures.items()})
