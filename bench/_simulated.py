@@ -172,8 +172,8 @@ class SimulatedStatusStore:
         self._lock = threading.Lock()
         self.items: dict[str, dict[str, object]] = {}
 
-    def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
-        return self._keys.day_shard_keys(job_id, at)
+    def day_keys(self, job_id: str, at: datetime) -> dict[str, str]:
+        return self._keys.day_keys(job_id, at)
 
     def record(
         self,

@@ -90,7 +90,7 @@ def _image(i: int, store: SmsStatusStore, status: str) -> dict[str, Any]:
     receipt moves it); its `sk_time` is the status store's own (UTC, milliseconds)."""
     created = f"{MINUTES[i % 1440]}:{i // 1440 % 60:02d}.{i % 1000:03d}+00:00"
     job_id = f"bench-{i:08d}"
-    keys = store.day_shard_keys(job_id, datetime.fromisoformat(created))
+    keys = store.day_keys(job_id, datetime.fromisoformat(created))
     image: dict[str, Any] = {
         "pk": {"S": f"JOB#{job_id}"},
         "job_id": {"S": job_id},

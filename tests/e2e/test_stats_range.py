@@ -84,7 +84,7 @@ def _seed_day(system: LocalSystem, day: date, n: int) -> SeededDay:
                 "parts": 1,
                 "priority": priority,
                 "created_at": at.isoformat(timespec="milliseconds"),
-                **sms.day_shard_keys(job_id, at),
+                **sms.day_keys(job_id, at),
             },
         )
     users = n + 1

@@ -74,7 +74,7 @@ def sent(
             "to_masked": "+82******78",
             "country": "KR",
             "created_at": at.isoformat(timespec="milliseconds"),
-            **store.day_shard_keys(job_id, at),
+            **store.day_keys(job_id, at),
         },
     )
 

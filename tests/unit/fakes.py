@@ -24,7 +24,7 @@ class RecordingStatus:
         self.facts.append(describe or {})
         return True
 
-    def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
+    def day_keys(self, job_id: str, at: datetime) -> dict[str, str]:
         return {"day": at.date().isoformat(), "sk_time": f"{at.isoformat()}#{job_id}"}
 
 

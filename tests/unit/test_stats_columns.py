@@ -85,7 +85,7 @@ def test_typed_pages_fold_to_the_exact_partial() -> None:
 
 
 def status_store_items(count: int, *, start: datetime) -> list[dict[str, Any]]:
-    """Wire items whose `sk_time` is the status store's own (`day_shard_keys`), `count` of them
+    """Wire items whose `sk_time` is the status store's own (`day_keys`), `count` of them
     spread over the 24 hours from `start`, out of order (as many minutes per page as can be)."""
     store = SmsStatusStore(cast(Any, None), timezone="Asia/Seoul", ttl_days=1)
     statuses = ("DELIVERED", "SENT", "FAILED", "UNKNOWN")
@@ -95,7 +95,7 @@ def status_store_items(count: int, *, start: datetime) -> list[dict[str, Any]]:
         at = start + step * (i * 7919 % count) + timedelta(milliseconds=i % 1000)
         item: dict[str, Any] = {
             "status": {"S": statuses[i % 4]},
-            "sk_time": {"S": store.day_shard_keys(f"job-{i}", at)["sk_time"]},
+            "sk_time": {"S": store.day_keys(f"job-{i}", at)["sk_time"]},
             "parts": {"N": str(1 + i % 3)},
             "priority": {"S": "bulk" if i % 2 else "transactional"},
         }

@@ -101,7 +101,7 @@ class StatusRecorder(Protocol):
         always: dict[str, object] | None = None,
     ) -> bool: ...
 
-    def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]: ...
+    def day_keys(self, job_id: str, at: datetime) -> dict[str, str]: ...
 
 
 _MESSAGE_TYPE = {Priority.TRANSACTIONAL: "TRANSACTIONAL", Priority.BULK: "PROMOTIONAL"}
@@ -432,7 +432,7 @@ def record_result(
             # "none": the provider sends no receipts here (SNS, sandbox), so SENT is final.
             "delivery_receipts": result.get("receipts"),
             "created_at": at.isoformat(timespec="milliseconds"),
-            **status.day_shard_keys(job.job_id, at),
+            **status.day_keys(job.job_id, at),
         },
         # Only when given: the in-memory recorders of the local runtime and the benchmarks
         # keep no claim.

@@ -141,9 +141,9 @@ class SmsStatusStore:
             ttl_days=settings.sms_status_ttl_days,
         )
 
-    def day_shard_keys(self, job_id: str, at: datetime) -> dict[str, str]:
-        """The job's day keys: `day` (in the service timezone) and `sk_time` (the name is the
-        sender's port's; the day is no longer sharded)."""
+    def day_keys(self, job_id: str, at: datetime) -> dict[str, str]:
+        """The job's day keys: `day` (in the service timezone) and `sk_time`, the time the stats
+        count it by (its day and hour) and `by_phone`'s sort key."""
         return {
             "day": at.astimezone(self._tz).date().isoformat(),
             "sk_time": f"{_iso(at)}#{job_id}",
