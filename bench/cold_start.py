@@ -354,7 +354,6 @@ def lambda_env(name: str, redis_url: str) -> dict[str, str]:
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "SERVICE_TIMEZONE": "Asia/Seoul",
             "SMS_MESSAGES_TABLE": "SmsMessages",
-            "SMS_DAY_SHARDS": "4",
             "LAMBDA_TASK_ROOT": str(ROOT / code_dir),
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
