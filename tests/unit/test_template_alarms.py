@@ -305,8 +305,10 @@ def samconfig_overrides() -> dict[str, dict[str, str]]:
 
 
 def courier_source() -> str:
-    """The courier package's source, with each chat count also under its metric name."""
+    """The courier package's and the handlers' source (functions/: a handler may emit a count
+    of its own), with each chat count also under its metric name."""
     package = ROOT / "layers" / "courier" / "src" / "courier"
-    text = "\n".join(path.read_text() for path in sorted(package.rglob("*.py")))
+    paths = sorted(package.rglob("*.py")) + sorted((ROOT / "functions").rglob("*.py"))
+    text = "\n".join(path.read_text() for path in paths)
     chat_counts = re.findall(r'_count\("(\w+)"', text)
     return text + "\n" + "\n".join(f'"Chat{name}"' for name in chat_counts)
