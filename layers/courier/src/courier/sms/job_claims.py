@@ -189,27 +189,12 @@ class JobClaimStore(DynamoDBPersistenceLayer):
         if self.payload_validation_enabled:
             claim[CLAIM_HASH] = data_record.payload_hash
         if job_data is None:
-            # Not reached through save_success (no payload to describe the job): the claim only.
-            self._status_less_update(data_record.idempotency_key, claim)
-            return
+            # Powertools completes a record only through save_success, which hands the job over.
+            raise RuntimeError("a claim was completed without its job (not via save_success)")
         job = SmsJob.model_validate(job_data)
         result = json.loads(data_record.response_data or "{}")
         record_result(self._status, job, result, phone_keys=self._phone_keys, always=claim)
         self._local.recorded = job.job_id
-
-    def _status_less_update(self, key: str, claim: dict[str, object]) -> None:
-        names = {f"#c{n}": name for n, name in enumerate(claim)}
-        values = {f":c{n}": value for n, value in enumerate(claim.values())}
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=self._get_key(key),
-            UpdateExpression="SET " + ", ".join(f"#c{n} = :c{n}" for n in range(len(claim))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                k: ({"N": str(v)} if isinstance(v, int) else {"S": str(v)})
-                for k, v in values.items()
-            },
-        )
 
     def _delete_record(self, data_record: DataRecord) -> None:
         """A failed attempt frees the key: the item goes if the claim was all it held, else the
