@@ -15,6 +15,12 @@ THROTTLING_CODES = frozenset(
 )
 
 
+def is_condition_failed(error: BaseException) -> bool:
+    """Whether `error` is DynamoDB refusing a write because its condition did not hold."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return bool(code == "ConditionalCheckFailedException")
+
+
 def is_transient(error: BaseException | None) -> bool:
     """Whether `error` (or what it wraps) is an AWS service or transport failure that passes."""
     from botocore.exceptions import ClientError, HTTPClientError

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from courier.aws_errors import is_condition_failed
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
@@ -66,7 +68,7 @@ class TicketStore:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failed(error):
                 return None
             raise
         return str(response["Attributes"]["claims"]["S"])

@@ -33,6 +33,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 
+from courier.aws_errors import is_condition_failed
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
@@ -163,7 +165,7 @@ class JobClaimStore(DynamoDBPersistenceLayer):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failed(error):
                 raise
             item: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
             if not item:
@@ -210,7 +212,7 @@ class JobClaimStore(DynamoDBPersistenceLayer):
                 ExpressionAttributeNames={"#job_status": "status"},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failed(error):
                 raise
             self.client.update_item(
                 TableName=self.table_name,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from courier.aws_errors import is_condition_failed
 from courier.sms.status import (
     STATUS_RANK,
     JobRecord,
@@ -67,11 +68,6 @@ def _set_clauses(
             else f"{name} = if_not_exists({name}, {placeholder})"
         )
     return clauses, names, values
-
-
-def _condition_failed(error: Exception) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code")
-    return bool(code == "ConditionalCheckFailedException")
 
 
 def _optional_time(value: object) -> datetime | None:
@@ -212,7 +208,7 @@ class SmsStatusStore:
                 ExpressionAttributeValues={**values, **fact_values},
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not is_condition_failed(error):
                 raise
             if fact_sets:
                 self._table.update_item(
