@@ -34,10 +34,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 
 from courier.aws_errors import is_condition_failed
+from courier.sms.status_store import job_key
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+    from courier.settings import Settings
     from courier.sms.phone_keys import PhoneKeys
     from courier.sms.status_store import SmsStatusStore
 
@@ -48,10 +50,6 @@ CLAIM_IN_PROGRESS_EXPIRES = "claim_in_progress_expires"
 CLAIM_RESULT = "claim_result"
 CLAIM_HASH = "claim_hash"
 _CLAIM_FIELDS = (CLAIM, CLAIM_EXPIRES, CLAIM_IN_PROGRESS_EXPIRES, CLAIM_RESULT, CLAIM_HASH)
-
-
-def job_key(job_id: str) -> str:
-    return f"JOB#{job_id}"
 
 
 class JobClaimStore(DynamoDBPersistenceLayer):
@@ -80,6 +78,21 @@ class JobClaimStore(DynamoDBPersistenceLayer):
         self._status_ttl_seconds = status_ttl_days * 86400
         self._phone_keys = phone_keys
         self._local = threading.local()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, status: SmsStatusStore, *, phone_keys: PhoneKeys | None = None
+    ) -> JobClaimStore:
+        """On the messages table, through the DynamoDB client the status store shares."""
+        from courier.dynamodb_tables import dynamodb_client
+
+        return cls(
+            table_name=settings.sms_messages_table,
+            client=dynamodb_client(settings),
+            status=status,
+            status_ttl_days=settings.sms_status_ttl_days,
+            phone_keys=phone_keys,
+        )
 
     # -- keys -------------------------------------------------------------------------------
 

@@ -37,26 +37,11 @@ class TableJobHistory:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TableJobHistory:
-        import boto3
-
-        from courier.dynamodb_tables import dynamodb_client_config
         from courier.sms.job_claims import JobClaimStore
         from courier.sms.status_store import SmsStatusStore
 
         status = SmsStatusStore.from_settings(settings)
-        return cls(
-            status,
-            JobClaimStore(
-                table_name=settings.sms_messages_table,
-                client=boto3.client(
-                    "dynamodb",
-                    endpoint_url=settings.aws_endpoint_url or None,
-                    config=dynamodb_client_config(),
-                ),
-                status=status,
-                status_ttl_days=settings.sms_status_ttl_days,
-            ),
-        )
+        return cls(status, JobClaimStore.from_settings(settings, status))
 
     def facts(self, job_id: str) -> JobFacts:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (

@@ -74,6 +74,14 @@ def _optional_time(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value)) if value else None
 
 
+JOB_PREFIX = "JOB#"
+
+
+def job_key(job_id: str) -> str:
+    """A job's item key (`pk`), shared with the sender's claim (courier.sms.job_claims)."""
+    return f"{JOB_PREFIX}{job_id}"
+
+
 def _job_id_of(sk_time: str) -> str:
     """`sk_time` is `<iso time>#<job_id>`; an ISO time holds no `#`."""
     _, _, job_id = sk_time.partition("#")
@@ -97,7 +105,7 @@ _SUMMARY = [
 
 def _summary(item: dict[str, str]) -> JobSummary:
     return JobSummary(
-        job_id=item.get("job_id") or item["pk"].removeprefix("JOB#"),
+        job_id=item.get("job_id") or item["pk"].removeprefix(JOB_PREFIX),
         status=SmsStatus(item["status"]),
         status_at=datetime.fromisoformat(item["status_at"]),
         created_at=_optional_time(item.get("created_at")),
@@ -175,7 +183,7 @@ class SmsStatusStore:
             "provider_message_id": change.provider_message_id,
             **change.details,
         }
-        key = {"pk": f"JOB#{change.job_id}"}
+        key = {"pk": job_key(change.job_id)}
         facts = {k: v for k, v in (describe or {}).items() if v is not None}
         return self._update(key, assignments, facts, always or {})
 
@@ -221,7 +229,7 @@ class SmsStatusStore:
         return True
 
     def get(self, job_id: str) -> JobRecord | None:
-        item = self._table.get_item(Key={"pk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key={"pk": job_key(job_id)}, ConsistentRead=True).get("Item")
         if item is None or "status" not in item:
             # No item, or only the sender's claim (courier.sms.job_claims): no status yet.
             return None
@@ -249,9 +257,11 @@ class SmsStatusStore:
         100 a call, eventually consistent: 0.5 read unit per item of under 4 KB)."""
         from courier.dynamodb_tables import batch_get_strings
 
-        items = batch_get_strings(self._table, "pk", [f"JOB#{j}" for j in job_ids], ["status"])
+        items = batch_get_strings(self._table, "pk", [job_key(j) for j in job_ids], ["status"])
         return {
-            item["pk"].removeprefix("JOB#"): item["status"] for item in items if "status" in item
+            item["pk"].removeprefix(JOB_PREFIX): item["status"]
+            for item in items
+            if "status" in item
         }
 
     def jobs_by_phone_key(
@@ -277,7 +287,7 @@ class SmsStatusStore:
             request["ExclusiveStartKey"] = {
                 "phone_key": phone_key,
                 "sk_time": before,
-                "pk": f"JOB#{_job_id_of(before)}",
+                "pk": job_key(_job_id_of(before)),
             }
         page = self._table.query(**request)
         keys = [(str(item["pk"]), str(item["sk_time"])) for item in page.get("Items", [])]

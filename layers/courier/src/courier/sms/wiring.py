@@ -84,7 +84,6 @@ def build_sender(
     rate_limiter: RateLimiter | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> SmsSender:
-    from courier.dynamodb_tables import dynamodb_client
     from courier.sms.delivery import SmsSender
     from courier.sms.job_claims import JobClaimStore
     from courier.sms.opt_out import OptOutList
@@ -96,13 +95,7 @@ def build_sender(
     status = SmsStatusStore.from_settings(settings)
     # Read once here, per execution environment (the consumer is built once).
     phone_keys = phone_keys_from_settings(settings)
-    claims = JobClaimStore(
-        table_name=settings.sms_messages_table,
-        client=dynamodb_client(settings),
-        status=status,
-        status_ttl_days=settings.sms_status_ttl_days,
-        phone_keys=phone_keys,
-    )
+    claims = JobClaimStore.from_settings(settings, status, phone_keys=phone_keys)
     return SmsSender(
         provider=provider or build_provider(settings),
         status=status,
