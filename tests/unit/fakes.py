@@ -19,9 +19,15 @@ class RecordingStatus:
         self.changes: list[StatusChange] = []
         self.facts: list[dict[str, object]] = []
 
-    def record(self, change: StatusChange, *, describe: dict[str, object] | None = None) -> bool:
+    def record(
+        self,
+        change: StatusChange,
+        *,
+        describe: dict[str, object] | None = None,
+        always: dict[str, object] | None = None,
+    ) -> bool:
         self.changes.append(change)
-        self.facts.append(describe or {})
+        self.facts.append({**(describe or {}), **(always or {})})
         return True
 
     def day_keys(self, job_id: str, at: datetime) -> dict[str, str]:

@@ -434,7 +434,5 @@ def record_result(
             "created_at": at.isoformat(timespec="milliseconds"),
             **status.day_keys(job.job_id, at),
         },
-        # Only when given: the in-memory recorders of the local runtime and the benchmarks
-        # keep no claim.
-        **({"always": always} if always else {}),
+        always=always,
     )

@@ -141,6 +141,14 @@ class JobClaimStore(DynamoDBPersistenceLayer):
             }
         if self.payload_validation_enabled and data_record.payload_hash:
             assignments["#validation"] = {"S": data_record.payload_hash}
+        names = {
+            "#status": self.status_attr,
+            "#expiry": self.expiry_attr,
+            "#in_progress_expiry": self.in_progress_expiry_attr,
+            "#item_expires": "expires_at",
+        }
+        if "#validation" in assignments:  # DynamoDB refuses a name no expression uses
+            names["#validation"] = self.validation_key_attr
         values = {f":{name[1:]}": value for name, value in assignments.items()}
         sets = [f"{name} = :{name[1:]}" for name in assignments]
         # An item the claim alone created still expires with the table's TTL.
@@ -157,18 +165,7 @@ class JobClaimStore(DynamoDBPersistenceLayer):
                     " AND attribute_exists(#in_progress_expiry)"
                     " AND #in_progress_expiry < :now_in_millis)"
                 ),
-                ExpressionAttributeNames={
-                    name: attribute
-                    for name, attribute in {
-                        "#status": self.status_attr,
-                        "#expiry": self.expiry_attr,
-                        "#in_progress_expiry": self.in_progress_expiry_attr,
-                        "#validation": self.validation_key_attr,
-                        "#item_expires": "expires_at",
-                    }.items()
-                    # DynamoDB refuses a name the expressions do not use.
-                    if name != "#validation" or name in assignments
-                },
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     **values,
                     ":now": {"N": str(int(now.timestamp()))},
@@ -196,6 +193,9 @@ class JobClaimStore(DynamoDBPersistenceLayer):
         from courier.sms.delivery import record_result
 
         job_data = getattr(self._local, "job", None)
+        if job_data is None:
+            # Powertools completes a record only through save_success, which hands the job over.
+            raise RuntimeError("a claim was completed without its job (not via save_success)")
         claim: dict[str, object] = {
             CLAIM: data_record.status,
             CLAIM_EXPIRES: int(data_record.expiry_timestamp or 0),
@@ -203,9 +203,6 @@ class JobClaimStore(DynamoDBPersistenceLayer):
         }
         if self.payload_validation_enabled:
             claim[CLAIM_HASH] = data_record.payload_hash
-        if job_data is None:
-            # Powertools completes a record only through save_success, which hands the job over.
-            raise RuntimeError("a claim was completed without its job (not via save_success)")
         job = SmsJob.model_validate(job_data)
         result = json.loads(data_record.response_data or "{}")
         record_result(self._status, job, result, phone_keys=self._phone_keys, always=claim)
