@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from courier.sms import receipt_consumer
+from courier import observability
 from courier.sms.receipt_consumer import ReceiptConsumer
 from courier.sms.status import StatusChange
 from tests.harness import load_event
@@ -47,7 +47,7 @@ def _record(template: str, **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> RecordingMetrics:
     recorder = RecordingMetrics()
-    monkeypatch.setattr(receipt_consumer, "metrics", recorder)
+    monkeypatch.setattr(observability, "metrics", recorder)
     return recorder
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from courier.sms import sqs_consumer
+from courier import observability
 from courier.sms.delivery import PoisonJob
 from courier.sms.sqs_consumer import SqsJobConsumer, parse_job
 
@@ -212,7 +212,7 @@ def test_a_batch_publishes_the_alarm_inputs_and_only_the_other_counts_that_happe
         def add_metric(self, *, name: str, unit: Any, value: float) -> None:
             published[name] = published.get(name, 0) + value
 
-    monkeypatch.setattr(sqs_consumer, "metrics", RecordingMetrics())
+    monkeypatch.setattr(observability, "metrics", RecordingMetrics())
     consumer = _waiting_consumer(RecordingQueues())
 
     # When the batch is processed

@@ -11,10 +11,8 @@ from collections import Counter
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from courier.aws_errors import is_transient
-from courier.observability import logger, metrics
+from courier.observability import add_counts, logger
 from courier.sms.delivery import PoisonJob
 from courier.sms.queues import MAX_DELAY_SECONDS, deferrals_of
 from courier.sms.receipts import (
@@ -53,19 +51,16 @@ class ReceiptConsumer:
     def process_batch(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
         self._counts = Counter()
         response = process_partial_response(event, self._handle_record)
-        for key, name in (
-            ("applied", "SmsReceiptsApplied"),
-            ("stale", "SmsReceiptsStale"),
-            ("dead_lettered", "SmsReceiptsDeadLettered"),
-            ("deferred", "SmsReceiptsDeferred"),
+        names = {
+            "applied": "SmsReceiptsApplied",
+            "stale": "SmsReceiptsStale",
+            "dead_lettered": "SmsReceiptsDeadLettered",
+            "deferred": "SmsReceiptsDeferred",
             # Final outcomes newly recorded: the delivery-rate alarm's numerator and rest.
-            ("delivered", "SmsDelivered"),
-            ("undelivered", "SmsUndelivered"),
-        ):
-            # A zero only for the delivery-rate alarm's inputs (each name is ~60 bytes of the
-            # invocation's EMF line); the alarm's FILL(…, 0) reads a missing one as 0 anyway.
-            if self._counts[key] or key in ALARM_INPUTS:
-                metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
+            "delivered": "SmsDelivered",
+            "undelivered": "SmsUndelivered",
+        }
+        add_counts(self._counts, names, zeros_for=ALARM_INPUTS)
         return dict(response)
 
     def _handle_record(self, record: SqsRecord) -> str:

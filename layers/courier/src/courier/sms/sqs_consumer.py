@@ -21,11 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from courier.aws_errors import is_transient
-from courier.observability import logger, metrics
+from courier.observability import add_counts, logger
 from courier.sms.contract import SmsJob
 from courier.sms.delivery import DeferJob, DeliveryOutcome, PoisonJob, RetryLater, SmsSender
 from courier.sms.queues import deferrals_of
@@ -239,11 +238,7 @@ class SqsJobConsumer:
             "deferred": "SmsDeferred",
             "parts": "SmsParts",
         }
-        for key, name in names.items():
-            # A zero is published only for the failure-rate alarm's inputs: each other name
-            # costs ~60 bytes of every invocation's EMF line, most of a trickle's log bytes.
-            if self._counts[key] or key in ALARM_INPUTS:
-                metrics.add_metric(name=name, unit=MetricUnit.Count, value=self._counts[key])
+        add_counts(self._counts, names, zeros_for=ALARM_INPUTS)
 
     @property
     def last_batch_counts(self) -> dict[str, int]:
