@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from courier.stats.errors import MissingObject, TransientStatsError, is_transient
+from courier.stats.errors import MissingObject, raise_if_transient
 from courier.stats.wire import Page, QueryBodyDecoder
 
 if TYPE_CHECKING:
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
 
 DAY_SHARD_INDEX = "by_day_shard"
 _RAW_QUERY_HOOK = "before-parse.dynamodb.Query"
-
-
-def _raise_transient(error: Exception, doing: str) -> None:
-    """Re-raise `error` as TransientStatsError when a later attempt may succeed."""
-    if is_transient(error):
-        raise TransientStatsError(f"{doing}: {error}") from error
 
 
 class _RawQuery:
@@ -113,7 +107,7 @@ class DynamoDayShardPager:
             try:
                 response = self._client.query(**request)
             except (BotoCoreError, ClientError) as error:
-                _raise_transient(error, f"query {self._table_name} {day_shard}")
+                raise_if_transient(error, f"query {self._table_name} {day_shard}")
                 raise
             finally:
                 _raw_query.reset(token)
@@ -145,7 +139,7 @@ class S3ObjectStore:
                 Bucket=self._bucket, Key=key, Body=body, ContentType=content_type
             )
         except (BotoCoreError, ClientError) as error:
-            _raise_transient(error, f"put s3://{self._bucket}/{key}")
+            raise_if_transient(error, f"put s3://{self._bucket}/{key}")
             raise
         return f"s3://{self._bucket}/{key}"
 
@@ -157,10 +151,10 @@ class S3ObjectStore:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 raise MissingObject(f"s3://{self._bucket}/{key} does not exist") from error
-            _raise_transient(error, f"get s3://{self._bucket}/{key}")
+            raise_if_transient(error, f"get s3://{self._bucket}/{key}")
             raise
         except BotoCoreError as error:
-            _raise_transient(error, f"get s3://{self._bucket}/{key}")
+            raise_if_transient(error, f"get s3://{self._bucket}/{key}")
             raise
         return body
 
@@ -177,5 +171,5 @@ class DynamoStatsTable:
         try:
             self._table.put_item(Item=dict(item))
         except (BotoCoreError, ClientError) as error:
-            _raise_transient(error, f"put {self._table.name} {item.get('date')}")
+            raise_if_transient(error, f"put {self._table.name} {item.get('date')}")
             raise

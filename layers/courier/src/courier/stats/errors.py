@@ -56,3 +56,10 @@ def is_transient(error: BaseException) -> bool:
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return code in TRANSIENT_CODES or status >= 500
     return False
+
+
+def raise_if_transient(error: BaseException, doing: str) -> None:
+    """Re-raise `error` as TransientStatsError (`doing` says what failed) when a later attempt
+    may succeed; otherwise return, and the caller re-raises it as it is."""
+    if is_transient(error):
+        raise TransientStatsError(f"{doing}: {error}") from error

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from courier.stats.errors import TransientStatsError, is_transient
+from courier.stats.errors import raise_if_transient
 from courier.stats.stream_counts import SmsDelta
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
     from courier.settings import Settings
 
 _DAY, _BATCH, _DAYS = "DAY#", "BATCH#", "DAYS"
-
-
-def _raise_transient(error: Exception, doing: str) -> None:
-    if is_transient(error):
-        raise TransientStatsError(f"{doing}: {error}") from error
 
 
 class DynamoPartialsStore:
@@ -110,7 +105,7 @@ class DynamoPartialsStore:
             try:
                 page = self._client.query(**request)
             except (BotoCoreError, ClientError) as error:
-                _raise_transient(error, f"query {self._table} {day}")
+                raise_if_transient(error, f"query {self._table} {day}")
                 raise
             for item in page.get("Items", []):
                 yield SmsDelta.from_json(item["delta"]["S"])
